@@ -1,0 +1,83 @@
+// Package events defines the JSON events on shoplab's Kafka topics. The
+// order unit produces them; notification and analytics consume them.
+package events
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Topic names, the same in every env.
+const (
+	TopicOrders           = "orders"
+	TopicAnalyticsResults = "analytics-results"
+	TopicOrdersDLQ        = "orders-dlq"
+)
+
+// SchemaVersion is the version of OrderPlaced written today.
+const SchemaVersion = 1
+
+// TypeOrderPlaced is the type of an OrderPlaced event.
+const TypeOrderPlaced = "OrderPlaced"
+
+// OrderPlaced says that an order was paid. Its key on the topic is OrderID.
+type OrderPlaced struct {
+	SchemaVersion int        `json:"schema_version"`
+	EventID       string     `json:"event_id"`
+	Type          string     `json:"type"`
+	OccurredAt    time.Time  `json:"occurred_at"` // event time: when the order was paid
+	OrderID       string     `json:"order_id"`
+	UserID        string     `json:"user_id"`
+	UserEmail     string     `json:"user_email,omitempty"`
+	Items         []LineItem `json:"items"`
+	TotalCents    int64      `json:"total_cents"`
+	Currency      string     `json:"currency"`
+}
+
+// LineItem is one line of an OrderPlaced event.
+type LineItem struct {
+	ProductID      string `json:"product_id"`
+	Quantity       int32  `json:"quantity"`
+	UnitPriceCents int64  `json:"unit_price_cents"`
+	Category       string `json:"category"`
+}
+
+// DecodeOrderPlaced parses and validates an OrderPlaced event.
+func DecodeOrderPlaced(b []byte) (OrderPlaced, error) {
+	var e OrderPlaced
+	if err := json.Unmarshal(b, &e); err != nil {
+		return e, fmt.Errorf("decode OrderPlaced: %w", err)
+	}
+	switch {
+	case e.Type != TypeOrderPlaced:
+		return e, fmt.Errorf("decode OrderPlaced: type %q", e.Type)
+	case e.SchemaVersion < 1 || e.SchemaVersion > SchemaVersion:
+		return e, fmt.Errorf("decode OrderPlaced: unsupported schema_version %d", e.SchemaVersion)
+	case e.EventID == "" || e.OrderID == "":
+		return e, fmt.Errorf("decode OrderPlaced: event_id and order_id are required")
+	case e.OccurredAt.IsZero():
+		return e, fmt.Errorf("decode OrderPlaced: occurred_at is required")
+	}
+	return e, nil
+}
+
+// WindowResult is one closed analytics window on analytics-results.
+type WindowResult struct {
+	WindowStart   time.Time      `json:"window_start"`
+	WindowEnd     time.Time      `json:"window_end"`
+	OrderCount    int64          `json:"order_count"`
+	RevenueCents  int64          `json:"revenue_cents"`
+	ItemsSold     int64          `json:"items_sold"`
+	DistinctUsers int64          `json:"distinct_users"`
+	TopProducts   []ProductUnits `json:"top_products"`
+	OrderIDs      []string       `json:"order_ids,omitempty"` // for reconciliation; sorted
+	LateEvents    int64          `json:"late_events"`
+	ClosedAt      time.Time      `json:"closed_at"`
+}
+
+// ProductUnits is a product and the units it sold in a window.
+type ProductUnits struct {
+	ProductID string `json:"product_id"`
+	Units     int64  `json:"units"`
+}
