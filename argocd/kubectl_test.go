@@ -1,0 +1,86 @@
+package argocd_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"os/exec"
+	"reflect"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/shoplab/shoplab/argocd"
+)
+
+// TestKubectlKustomizeAgrees renders each overlay with the kustomize built
+// into kubectl, the path a human takes, and expects the same objects as the
+// krusty library this package and the HPA twin use. kubectl embeds its own
+// kustomize release, so a drift between the two shows up here.
+func TestKubectlKustomizeAgrees(t *testing.T) {
+	kubectl, err := exec.LookPath("kubectl")
+	if err != nil {
+		t.Skip("kubectl is not on PATH; skipping the comparison with `kubectl kustomize` (krusty alone is checked by TestManifests)")
+	}
+	for _, dir := range []string{"base", "overlays/dev", "overlays/prod", "apps"} {
+		t.Run(dir, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			cmd := exec.CommandContext(t.Context(), kubectl, "kustomize", dir)
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			if err := cmd.Run(); err != nil {
+				t.Fatalf("kubectl kustomize %s: %v\n%s", dir, err, stderr.String())
+			}
+			lib, err := argocd.Render(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, got := objects(t, lib), objects(t, stdout.Bytes())
+			for key, w := range want {
+				g, ok := got[key]
+				if !ok {
+					t.Errorf("%s: rendered by krusty, missing from kubectl", key)
+					continue
+				}
+				if !reflect.DeepEqual(w, g) {
+					wj, _ := json.MarshalIndent(w, "", "  ")
+					gj, _ := json.MarshalIndent(g, "", "  ")
+					t.Errorf("%s differs\nkrusty:\n%s\nkubectl:\n%s", key, wj, gj)
+				}
+			}
+			for key := range got {
+				if _, ok := want[key]; !ok {
+					t.Errorf("%s: rendered by kubectl, missing from krusty", key)
+				}
+			}
+			if len(want) == 0 {
+				t.Error("no objects rendered")
+			}
+		})
+	}
+}
+
+// objects indexes a render by apiVersion, kind, namespace and name, each
+// object as generic JSON so the comparison ignores key order and layout.
+func objects(tb testing.TB, rendered []byte) map[string]map[string]any {
+	tb.Helper()
+	all, err := docs(rendered)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	out := map[string]map[string]any{}
+	for _, doc := range all {
+		var h header
+		if err := yaml.Unmarshal(doc, &h); err != nil {
+			tb.Fatal(err)
+		}
+		var obj map[string]any
+		if err := yaml.Unmarshal(doc, &obj); err != nil {
+			tb.Fatal(err)
+		}
+		key := h.APIVersion + " " + h.String()
+		if _, dup := out[key]; dup {
+			tb.Fatalf("%s rendered twice", key)
+		}
+		out[key] = obj
+	}
+	return out
+}
