@@ -160,7 +160,7 @@ func Observe(m *metrics.Registry, route func(*http.Request) string, next http.Ha
 		if rec.status == 0 {
 			rec.status = http.StatusOK
 		}
-		name := r.Method + " " + route(r)
+		name := methodLabel(r.Method) + " " + route(r)
 		code := strconv.Itoa(rec.status)
 		m.Requests.WithLabelValues("http", name, code).Inc()
 		m.Duration.WithLabelValues("http", name).Observe(time.Since(start).Seconds())
@@ -168,6 +168,18 @@ func Observe(m *metrics.Registry, route func(*http.Request) string, next http.Ha
 			m.Errors.WithLabelValues("http", name, code).Inc()
 		}
 	})
+}
+
+// methodLabel bounds the method part of a metric label: net/http accepts
+// any token as a method, so a public client could otherwise mint a new
+// time series per request by inventing methods.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
+	}
+	return "OTHER"
 }
 
 // ReadyFunc reports whether a unit can serve; nil means ready.
@@ -238,5 +250,11 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 }
 
-// Close stops the server at once.
-func (s *Server) Close() error { return s.srv.Close() }
+// Close stops the server at once. It also closes the listener, which
+// http.Server only tracks once Serve has started: a unit closed before it
+// runs must still free its port.
+func (s *Server) Close() error {
+	err := s.srv.Close()
+	_ = s.ln.Close()
+	return err
+}

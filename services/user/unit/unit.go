@@ -1,0 +1,198 @@
+// Package unit is the user unit's composition root: it wires the SQLite
+// store, the use cases and the gRPC and ops servers, so that `shoplab serve
+// user`, `shoplab up` and the end-to-end tests all run the very same type.
+package unit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+
+	pb "github.com/shoplab/shoplab/services/api/shoplabv1"
+	"github.com/shoplab/shoplab/services/platform/grpcx"
+	"github.com/shoplab/shoplab/services/platform/httpx"
+	"github.com/shoplab/shoplab/services/platform/logx"
+	"github.com/shoplab/shoplab/services/platform/metrics"
+	"github.com/shoplab/shoplab/services/platform/sqlitex"
+	"github.com/shoplab/shoplab/services/user"
+	"github.com/shoplab/shoplab/services/user/adapters/sqlite"
+	"github.com/shoplab/shoplab/services/user/app"
+	"github.com/shoplab/shoplab/services/user/ports"
+)
+
+// Name is the unit's name in metrics, logs and wiring.
+const Name = "user"
+
+// DBFile is the name of the unit's SQLite database inside DataDir.
+const DBFile = "user.db"
+
+// gracePeriod bounds a graceful stop; in-flight calls still running after
+// it are cut off so a stuck client cannot hold a shutdown forever.
+const gracePeriod = 5 * time.Second
+
+// Config is the user unit's parsed configuration.
+type Config struct {
+	GRPCAddr string // "127.0.0.1:0" picks a free port
+	OpsAddr  string // /healthz, /readyz, /metrics
+	DataDir  string // where user.db lives; created if missing
+
+	// Argon2 is the cost of new password hashes; zero means
+	// user.DefaultArgon2 (production). The local env and tests use
+	// user.LightArgon2 because the simulator registers many customers.
+	Argon2 user.Argon2Params
+	// HashConcurrency bounds hashes computed at once (each holds
+	// Argon2.MemoryKiB of RAM); 0 means GOMAXPROCS/Argon2.Parallelism.
+	HashConcurrency int
+}
+
+// Deps are the unit's injected dependencies.
+type Deps struct {
+	Log                *slog.Logger                  // nil discards logs
+	Metrics            *metrics.Registry             // nil means a fresh registry for this unit
+	Now                func() time.Time              // nil means time.Now
+	ServerInterceptors []grpc.UnaryServerInterceptor // installed by wiring only (chaos L7)
+	SQLDriver          string                        // "" means sqlitex.DriverName; chaos wraps it
+}
+
+// Unit is a running user unit.
+type Unit struct {
+	log       *slog.Logger
+	store     *sqlite.Store
+	grpc      *grpc.Server
+	grpcLn    net.Listener
+	ops       *httpx.Server
+	closeOnce sync.Once
+}
+
+// New opens the store, binds both listeners and returns a unit ready to Run.
+func New(ctx context.Context, cfg Config, deps Deps) (_ *Unit, err error) {
+	if cfg.DataDir == "" {
+		return nil, errors.New("user unit: DataDir is required")
+	}
+	if deps.Log == nil {
+		deps.Log = logx.Discard()
+	}
+	if deps.Metrics == nil {
+		deps.Metrics = metrics.New(Name, false)
+	}
+	if deps.SQLDriver == "" {
+		deps.SQLDriver = sqlitex.DriverName
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("user unit: data dir: %w", err)
+	}
+	u := &Unit{log: deps.Log}
+	defer func() {
+		if err != nil {
+			_ = u.Close() // releases whatever was opened before the failure
+		}
+	}()
+	if u.store, err = sqlite.Open(ctx, filepath.Join(cfg.DataDir, DBFile), sqlitex.WithDriver(deps.SQLDriver)); err != nil {
+		return nil, fmt.Errorf("user unit: store: %w", err)
+	}
+	svc, err := app.NewService(u.store, app.Options{
+		Argon2: cfg.Argon2, HashConcurrency: cfg.HashConcurrency, Now: deps.Now, Metrics: deps.Metrics,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("user unit: %w", err)
+	}
+	u.grpc = grpcx.NewServer(deps.Log, deps.Metrics, deps.ServerInterceptors...)
+	pb.RegisterUserServiceServer(u.grpc, ports.NewGRPCServer(svc))
+	if u.grpcLn, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
+		return nil, fmt.Errorf("user unit: grpc listen: %w", err)
+	}
+	if u.ops, err = httpx.Listen(cfg.OpsAddr, httpx.OpsMux(deps.Metrics, u.Ready)); err != nil {
+		return nil, fmt.Errorf("user unit: ops listen: %w", err)
+	}
+	return u, nil
+}
+
+// GRPCAddr is the address the gRPC server listens on.
+func (u *Unit) GRPCAddr() string { return u.grpcLn.Addr().String() }
+
+// OpsAddr is the address of the ops HTTP server.
+func (u *Unit) OpsAddr() string { return u.ops.Addr() }
+
+// Ready reports whether the unit can serve: its database answers.
+func (u *Unit) Ready(ctx context.Context) error {
+	if err := u.store.Ping(ctx); err != nil {
+		return fmt.Errorf("user store: %w", err)
+	}
+	return nil
+}
+
+// Run serves gRPC and ops until ctx ends (or Close is called), then stops
+// gracefully, cutting off calls still running after 5 s.
+func (u *Unit) Run(ctx context.Context) error {
+	u.log.InfoContext(ctx, "user unit serving", "grpc", u.GRPCAddr(), "ops", u.OpsAddr())
+	opsCtx, stopOps := context.WithCancel(ctx)
+	defer stopOps()
+	errc := make(chan error, 2)
+	go func() { errc <- u.grpc.Serve(u.grpcLn) }()
+	go func() { errc <- u.ops.Run(opsCtx) }()
+	var err error
+	received := 0
+	select {
+	case <-ctx.Done():
+	case err = <-errc: // a server failed, or Close stopped it
+		received++
+	}
+	stopOps()
+	stopGracefully(u.grpc, gracePeriod)
+	for ; received < cap(errc); received++ {
+		if e := <-errc; err == nil {
+			err = e
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("user unit: %w", err)
+	}
+	return nil
+}
+
+// Close stops both servers at once and closes the store; it is safe to call
+// more than once, and before, during or after Run.
+func (u *Unit) Close() error {
+	var err error
+	u.closeOnce.Do(func() {
+		if u.grpc != nil {
+			u.grpc.Stop()
+		}
+		if u.grpcLn != nil {
+			// Stop closes only listeners Serve has seen; Close may come first.
+			_ = u.grpcLn.Close()
+		}
+		if u.ops != nil {
+			_ = u.ops.Close()
+		}
+		if u.store != nil {
+			err = u.store.Close()
+		}
+	})
+	return err
+}
+
+// stopGracefully lets in-flight calls finish, but no longer than grace.
+func stopGracefully(s *grpc.Server, grace time.Duration) {
+	done := make(chan struct{})
+	go func() {
+		s.GracefulStop()
+		close(done)
+	}()
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		s.Stop()
+		<-done
+	}
+}
