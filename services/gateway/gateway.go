@@ -1,0 +1,357 @@
+// Package gateway is the public REST edge of shoplab: the domain types the
+// gateway speaks in, and the rules it enforces before anything reaches the
+// user, product and order units (order request validation, the canonical
+// request hash behind Idempotency-Key, how a settled order maps to an error).
+// It does no I/O; app holds the use cases, ports the HTTP router, adapters
+// the gRPC clients and unit the composition root.
+package gateway
+
+import (
+	"crypto/sha256"
+	_ "embed"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/shoplab/shoplab/services/platform/errs"
+)
+
+// OpenAPI is the gateway's OpenAPI 3 description, served at
+// GET /api/v1/openapi.yaml. A test keeps it in step with the router.
+//
+//go:embed openapi.yaml
+var OpenAPI []byte
+
+// Limits of the REST API; the OpenAPI file states the same numbers.
+const (
+	MaxOrderLines       = 50  // lines per order
+	MaxLineQuantity     = 100 // units per line
+	MaxIDLength         = 128 // product, order and user ids, payment tokens
+	MaxIdempotencyKey   = 128 // Idempotency-Key length
+	MaxPageLimit        = 100 // ?limit
+	MaxCursorLength     = 1024
+	MaxQueryLength      = 256 // ?q
+	MaxCategoryLength   = 128 // ?category
+	MaxEmailLength      = 254 // RFC 5321 path limit
+	MaxPasswordLength   = 1024
+	MaxNameLength       = 200
+	DefaultPaymentToken = "tok_visa"
+)
+
+// User is a customer account as the gateway shows it.
+type User struct {
+	ID        string
+	Email     string
+	Name      string
+	CreatedAt time.Time
+}
+
+// Registration is a request to create an account.
+type Registration struct {
+	Email    string
+	Password string
+	Name     string
+}
+
+// Validate checks the shape of a registration at the edge; the user unit
+// owns the deeper rules (password strength, email uniqueness).
+func (r Registration) Validate() error {
+	if err := checkEmail(r.Email); err != nil {
+		return err
+	}
+	if err := checkRequired("password", r.Password, MaxPasswordLength); err != nil {
+		return err
+	}
+	return checkRequired("name", r.Name, MaxNameLength)
+}
+
+// Credentials are an email and a password offered at login.
+type Credentials struct {
+	Email    string
+	Password string
+}
+
+// Validate checks that both parts are present and bounded.
+func (c Credentials) Validate() error {
+	if err := checkEmail(c.Email); err != nil {
+		return err
+	}
+	return checkRequired("password", c.Password, MaxPasswordLength)
+}
+
+func checkEmail(email string) error {
+	if err := checkRequired("email", email, MaxEmailLength); err != nil {
+		return err
+	}
+	if at := strings.IndexByte(email, '@'); at <= 0 || at == len(email)-1 {
+		return errs.InvalidField("email", "must be an email address")
+	}
+	return nil
+}
+
+func checkRequired(field, v string, max int) error {
+	if strings.TrimSpace(v) == "" {
+		return errs.InvalidField(field, "is required")
+	}
+	if len(v) > max {
+		return errs.InvalidField(field, "must be at most %d bytes", max)
+	}
+	return nil
+}
+
+// Session is the answer to a successful login: a bearer token for User.
+type Session struct {
+	Token     string
+	ExpiresAt time.Time
+	User      User
+}
+
+// Claims are what a verified bearer token says about its holder.
+type Claims struct {
+	UserID    string
+	Email     string
+	IssuedAt  time.Time
+	ExpiresAt time.Time
+}
+
+// Product is one catalog entry with its available stock.
+type Product struct {
+	ID         string
+	Name       string
+	Category   string
+	PriceCents int64
+	Currency   string
+	Stock      int64
+}
+
+// ProductQuery selects a page of the catalog. Query non-empty means a
+// free-text search; Limit 0 means the product unit's default.
+type ProductQuery struct {
+	Category string
+	Query    string
+	Page     Page
+}
+
+// Validate checks the bounds of a catalog query.
+func (q ProductQuery) Validate() error {
+	if len(q.Category) > MaxCategoryLength {
+		return errs.InvalidField("category", "must be at most %d bytes", MaxCategoryLength)
+	}
+	if len(q.Query) > MaxQueryLength {
+		return errs.InvalidField("q", "must be at most %d bytes", MaxQueryLength)
+	}
+	return q.Page.Validate()
+}
+
+// Page asks for one page of a list. Limit 0 means the owning unit's default.
+type Page struct {
+	Limit  int
+	Cursor string
+}
+
+// Validate checks the bounds of a page request.
+func (p Page) Validate() error {
+	if p.Limit < 0 || p.Limit > MaxPageLimit {
+		return errs.InvalidField("limit", "must be an integer between 1 and %d", MaxPageLimit)
+	}
+	if len(p.Cursor) > MaxCursorLength {
+		return errs.InvalidField("cursor", "must be at most %d bytes", MaxCursorLength)
+	}
+	return nil
+}
+
+// ProductPage is one page of products; NextCursor is empty on the last page.
+type ProductPage struct {
+	Items      []Product
+	NextCursor string
+}
+
+// OrderStatus is where an order stands. The names are the order unit's
+// (and the reconciler's), so they read the same everywhere.
+type OrderStatus string
+
+// The order statuses.
+const (
+	StatusPending OrderStatus = "PENDING" // outcome not settled yet
+	StatusPaid    OrderStatus = "PAID"
+	StatusFailed  OrderStatus = "FAILED"
+)
+
+// The failure codes the order unit sets on a FAILED order.
+const (
+	FailurePaymentDeclined       = "payment_declined"
+	FailureOutOfStock            = "out_of_stock"
+	FailureProductNotFound       = "product_not_found"
+	FailurePaymentUnavailable    = "payment_unavailable"
+	FailureDependencyUnavailable = "dependency_unavailable"
+)
+
+// OrderItem is one line of an order at the price it was sold at.
+type OrderItem struct {
+	ProductID      string
+	Name           string
+	Category       string
+	Quantity       int32
+	UnitPriceCents int64
+}
+
+// Order is an order as the gateway shows it to its owner.
+type Order struct {
+	ID             string
+	UserID         string
+	Status         OrderStatus
+	Items          []OrderItem
+	TotalCents     int64
+	Currency       string
+	FailureCode    string
+	FailureMessage string
+	CreatedAt      time.Time
+}
+
+// OrderPage is one page of a user's orders.
+type OrderPage struct {
+	Items      []Order
+	NextCursor string
+}
+
+// OrderLine asks for a quantity of one product.
+type OrderLine struct {
+	ProductID string
+	Quantity  int32
+}
+
+// OrderRequest is the body of POST /api/v1/orders.
+type OrderRequest struct {
+	Lines        []OrderLine
+	PaymentToken string // "" means DefaultPaymentToken
+}
+
+// Normalize fills the defaults, so that two requests that mean the same
+// thing hash the same.
+func (r OrderRequest) Normalize() OrderRequest {
+	if r.PaymentToken == "" {
+		r.PaymentToken = DefaultPaymentToken
+	}
+	return r
+}
+
+// Validate applies the edge rules, naming the offending field as the client
+// wrote it ("items[3].quantity"), and stops at the first fault.
+func (r OrderRequest) Validate() error {
+	if len(r.Lines) == 0 {
+		return errs.InvalidField("items", "must hold at least one item")
+	}
+	if len(r.Lines) > MaxOrderLines {
+		return errs.InvalidField("items", "must hold at most %d items", MaxOrderLines)
+	}
+	for i, l := range r.Lines {
+		if strings.TrimSpace(l.ProductID) == "" {
+			return errs.InvalidField(fmt.Sprintf("items[%d].product_id", i), "is required")
+		}
+		if len(l.ProductID) > MaxIDLength {
+			return errs.InvalidField(fmt.Sprintf("items[%d].product_id", i), "must be at most %d bytes", MaxIDLength)
+		}
+		if l.Quantity < 1 || l.Quantity > MaxLineQuantity {
+			return errs.InvalidField(fmt.Sprintf("items[%d].quantity", i), "must be between 1 and %d", MaxLineQuantity)
+		}
+	}
+	if len(r.PaymentToken) > MaxIDLength {
+		return errs.InvalidField("payment.token", "must be at most %d bytes", MaxIDLength)
+	}
+	return nil
+}
+
+// canonicalOrder fixes the key order and spelling of the hashed form; it is
+// a separate type so that changing the wire DTO can never silently change
+// the hash of requests already stored under an Idempotency-Key.
+type canonicalOrder struct {
+	Items   []canonicalLine `json:"items"`
+	Payment struct {
+		Token string `json:"token"`
+	} `json:"payment"`
+}
+
+type canonicalLine struct {
+	ProductID string `json:"product_id"`
+	Quantity  int32  `json:"quantity"`
+}
+
+// Hash is the request_hash sent with an Idempotency-Key: the hex SHA-256 of
+// the normalized request re-encoded canonically, so whitespace, key order
+// and an omitted default token do not make a retry look different. Line
+// order does count: it is part of what the client asked for.
+func (r OrderRequest) Hash() string {
+	r = r.Normalize()
+	var c canonicalOrder
+	c.Items = make([]canonicalLine, len(r.Lines))
+	for i, l := range r.Lines {
+		c.Items[i] = canonicalLine(l)
+	}
+	c.Payment.Token = r.PaymentToken
+	// Marshalling plain strings and ints cannot fail.
+	b, _ := json.Marshal(c)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// IdempotencyKeyHeader is the request header that makes POST /api/v1/orders
+// safe to retry.
+const IdempotencyKeyHeader = "Idempotency-Key"
+
+// ValidateIdempotencyKey checks a client's Idempotency-Key: 1 to 128 visible
+// ASCII characters, so it is safe to store, log and compare byte for byte.
+func ValidateIdempotencyKey(key string) error {
+	if key == "" {
+		return errs.InvalidField(IdempotencyKeyHeader, "header is required")
+	}
+	if len(key) > MaxIdempotencyKey {
+		return errs.InvalidField(IdempotencyKeyHeader, "must be at most %d characters", MaxIdempotencyKey)
+	}
+	for i := 0; i < len(key); i++ {
+		if c := key[i]; c < 0x21 || c > 0x7e {
+			return errs.InvalidField(IdempotencyKeyHeader, "must hold visible ASCII characters only")
+		}
+	}
+	return nil
+}
+
+// PlacedOrder is what placing an order gave: the order, and whether the
+// Idempotency-Key had been seen before so this is the first result again.
+type PlacedOrder struct {
+	Order    Order
+	Replayed bool
+}
+
+// OutcomeError returns the error a client sees for a settled order: nil for
+// PAID and PENDING (the order is the answer), a coded error for FAILED.
+// Unknown failure codes and statuses are internal errors: the gateway must
+// not guess at an outcome it does not understand.
+func OutcomeError(o Order) error {
+	switch o.Status {
+	case StatusPaid, StatusPending:
+		return nil
+	case StatusFailed:
+	default:
+		return errs.Wrap(errs.Internal, fmt.Errorf("order %s has unknown status %q", o.ID, o.Status), "the order outcome is unknown")
+	}
+	msg := func(def string) string {
+		if o.FailureMessage != "" {
+			return o.FailureMessage
+		}
+		return def
+	}
+	switch o.FailureCode {
+	case FailurePaymentDeclined:
+		return errs.E(errs.PaymentDeclined, "%s", msg("the payment was declined"))
+	case FailureOutOfStock:
+		return errs.E(errs.OutOfStock, "%s", msg("not enough stock for this order"))
+	case FailureProductNotFound:
+		return errs.E(errs.NotFound, "%s", msg("a product of this order does not exist"))
+	case FailurePaymentUnavailable, FailureDependencyUnavailable:
+		// The order is FAILED for good: a retry needs a new Idempotency-Key.
+		return errs.E(errs.Unavailable, "%s; the order failed, retry with a new Idempotency-Key", msg("a dependency was unavailable"))
+	}
+	return errs.Wrap(errs.Internal, fmt.Errorf("order %s failed with unknown failure code %q", o.ID, o.FailureCode), "the order outcome is unknown")
+}

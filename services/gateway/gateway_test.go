@@ -1,0 +1,182 @@
+package gateway_test
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+	"testing"
+
+	"github.com/shoplab/shoplab/services/gateway"
+	"github.com/shoplab/shoplab/services/platform/errs"
+)
+
+func lines(n int) []gateway.OrderLine {
+	out := make([]gateway.OrderLine, n)
+	for i := range out {
+		out[i] = gateway.OrderLine{ProductID: "p1", Quantity: 1}
+	}
+	return out
+}
+
+func TestOrderRequestValidate(t *testing.T) {
+	tests := []struct {
+		name  string
+		req   gateway.OrderRequest
+		field string // "" means valid
+	}{
+		{"one line", gateway.OrderRequest{Lines: lines(1)}, ""},
+		{"fifty lines", gateway.OrderRequest{Lines: lines(50)}, ""},
+		{"no lines", gateway.OrderRequest{}, "items"},
+		{"fifty-one lines", gateway.OrderRequest{Lines: lines(51)}, "items"},
+		{"quantity 0", gateway.OrderRequest{Lines: []gateway.OrderLine{{ProductID: "p", Quantity: 0}}}, "items[0].quantity"},
+		{"quantity -1", gateway.OrderRequest{Lines: []gateway.OrderLine{{ProductID: "p", Quantity: -1}}}, "items[0].quantity"},
+		{"quantity 100", gateway.OrderRequest{Lines: []gateway.OrderLine{{ProductID: "p", Quantity: 100}}}, ""},
+		{"quantity 101 on line 2", gateway.OrderRequest{Lines: append(lines(2), gateway.OrderLine{ProductID: "p", Quantity: 101})}, "items[2].quantity"},
+		{"empty product", gateway.OrderRequest{Lines: []gateway.OrderLine{{Quantity: 1}}}, "items[0].product_id"},
+		{"blank product", gateway.OrderRequest{Lines: []gateway.OrderLine{{ProductID: " \t", Quantity: 1}}}, "items[0].product_id"},
+		{"long product", gateway.OrderRequest{Lines: []gateway.OrderLine{{ProductID: strings.Repeat("p", 129), Quantity: 1}}}, "items[0].product_id"},
+		{"long token", gateway.OrderRequest{Lines: lines(1), PaymentToken: strings.Repeat("t", 129)}, "payment.token"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.req.Validate()
+			if tt.field == "" {
+				if err != nil {
+					t.Fatalf("Validate = %v, want nil", err)
+				}
+				return
+			}
+			if errs.CodeOf(err) != errs.Invalid || errs.FieldOf(err) != tt.field {
+				t.Fatalf("Validate = %v, want invalid %s", err, tt.field)
+			}
+		})
+	}
+}
+
+func TestOrderRequestHash(t *testing.T) {
+	base := gateway.OrderRequest{Lines: []gateway.OrderLine{{ProductID: "p1", Quantity: 2}, {ProductID: "p2", Quantity: 1}}}
+	h := base.Hash()
+	if len(h) != 64 {
+		t.Fatalf("hash %q is not hex SHA-256", h)
+	}
+	same := base
+	same.PaymentToken = gateway.DefaultPaymentToken
+	if same.Hash() != h {
+		t.Error("an explicit default token changes the hash")
+	}
+	for name, other := range map[string]gateway.OrderRequest{
+		"quantity":   {Lines: []gateway.OrderLine{{ProductID: "p1", Quantity: 3}, {ProductID: "p2", Quantity: 1}}},
+		"line order": {Lines: []gateway.OrderLine{{ProductID: "p2", Quantity: 1}, {ProductID: "p1", Quantity: 2}}},
+		"token":      {Lines: base.Lines, PaymentToken: "tok_chargeDeclined"},
+		"a line":     {Lines: base.Lines[:1]},
+	} {
+		if other.Hash() == h {
+			t.Errorf("a different %s hashes the same", name)
+		}
+	}
+	// The order unit stores the hash under a key: it must not change for the
+	// same request across releases, so the canonical form is pinned here.
+	want := sha256Hex(`{"items":[{"product_id":"p1","quantity":2},{"product_id":"p2","quantity":1}],"payment":{"token":"tok_visa"}}`)
+	if h != want {
+		t.Errorf("hash %s is not the SHA-256 of the canonical form (%s)", h, want)
+	}
+}
+
+func TestValidateIdempotencyKey(t *testing.T) {
+	tests := []struct {
+		key string
+		ok  bool
+	}{
+		{"a", true},
+		{strings.Repeat("k", 128), true},
+		{"order-2026-03-01_#1!~", true},
+		{"", false},
+		{strings.Repeat("k", 129), false},
+		{"has space", false},
+		{"tab\there", false},
+		{"del\x7f", false},
+		{"naïve", false},
+		{"nul\x00", false},
+	}
+	for _, tt := range tests {
+		err := gateway.ValidateIdempotencyKey(tt.key)
+		if (err == nil) != tt.ok {
+			t.Errorf("%q: %v, want ok=%v", tt.key, err, tt.ok)
+		}
+		if err != nil && (errs.CodeOf(err) != errs.Invalid || errs.FieldOf(err) != "Idempotency-Key") {
+			t.Errorf("%q: %v, want invalid Idempotency-Key", tt.key, err)
+		}
+	}
+}
+
+func TestOutcomeError(t *testing.T) {
+	tests := []struct {
+		status  gateway.OrderStatus
+		failure string
+		want    errs.Code // "" means no error
+	}{
+		{gateway.StatusPaid, "", ""},
+		{gateway.StatusPending, "", ""},
+		{gateway.StatusFailed, gateway.FailurePaymentDeclined, errs.PaymentDeclined},
+		{gateway.StatusFailed, gateway.FailureOutOfStock, errs.OutOfStock},
+		{gateway.StatusFailed, gateway.FailureProductNotFound, errs.NotFound},
+		{gateway.StatusFailed, gateway.FailurePaymentUnavailable, errs.Unavailable},
+		{gateway.StatusFailed, gateway.FailureDependencyUnavailable, errs.Unavailable},
+		{gateway.StatusFailed, "cosmic_rays", errs.Internal},
+		{gateway.StatusFailed, "", errs.Internal},
+		{"ORDER_STATUS_UNSPECIFIED", "", errs.Internal},
+	}
+	for _, tt := range tests {
+		err := gateway.OutcomeError(gateway.Order{ID: "o1", Status: tt.status, FailureCode: tt.failure})
+		if got := errs.CodeOf(err); got != tt.want {
+			t.Errorf("%s/%s: code %q, want %q (%v)", tt.status, tt.failure, got, tt.want, err)
+		}
+		if tt.want == errs.Internal && strings.Contains(errs.MessageOf(err), "cosmic") {
+			t.Errorf("an internal error shows its cause to the client: %q", errs.MessageOf(err))
+		}
+	}
+	err := gateway.OutcomeError(gateway.Order{Status: gateway.StatusFailed, FailureCode: gateway.FailurePaymentDeclined, FailureMessage: "card_declined"})
+	if errs.MessageOf(err) != "card_declined" {
+		t.Errorf("message %q, want the order unit's", errs.MessageOf(err))
+	}
+}
+
+func TestRegistrationAndCredentials(t *testing.T) {
+	tests := []struct {
+		name  string
+		err   error
+		field string
+	}{
+		{"valid", gateway.Registration{Email: "a@b.c", Password: "pw", Name: "A"}.Validate(), ""},
+		{"no email", gateway.Registration{Password: "pw", Name: "A"}.Validate(), "email"},
+		{"no at", gateway.Registration{Email: "ab.c", Password: "pw", Name: "A"}.Validate(), "email"},
+		{"at first", gateway.Registration{Email: "@b.c", Password: "pw", Name: "A"}.Validate(), "email"},
+		{"at last", gateway.Registration{Email: "a@", Password: "pw", Name: "A"}.Validate(), "email"},
+		{"long email", gateway.Registration{Email: strings.Repeat("a", 250) + "@b.cd", Password: "pw", Name: "A"}.Validate(), "email"},
+		{"no password", gateway.Registration{Email: "a@b.c", Name: "A"}.Validate(), "password"},
+		{"blank name", gateway.Registration{Email: "a@b.c", Password: "pw", Name: "  "}.Validate(), "name"},
+		{"login valid", gateway.Credentials{Email: "a@b.c", Password: "pw"}.Validate(), ""},
+		{"login no password", gateway.Credentials{Email: "a@b.c"}.Validate(), "password"},
+		{"page limit", gateway.Page{Limit: 101}.Validate(), "limit"},
+		{"page cursor", gateway.Page{Cursor: strings.Repeat("c", 1025)}.Validate(), "cursor"},
+		{"query q", gateway.ProductQuery{Query: strings.Repeat("q", 257)}.Validate(), "q"},
+		{"query category", gateway.ProductQuery{Category: strings.Repeat("c", 129)}.Validate(), "category"},
+		{"query valid", gateway.ProductQuery{Query: "mug", Page: gateway.Page{Limit: 100}}.Validate(), ""},
+	}
+	for _, tt := range tests {
+		if tt.field == "" {
+			if tt.err != nil {
+				t.Errorf("%s: %v", tt.name, tt.err)
+			}
+			continue
+		}
+		if errs.CodeOf(tt.err) != errs.Invalid || errs.FieldOf(tt.err) != tt.field {
+			t.Errorf("%s: %v, want invalid %s", tt.name, tt.err, tt.field)
+		}
+	}
+}
+
+func sha256Hex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
