@@ -1,0 +1,21 @@
+package sqlite_test
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/shoplab/shoplab/services/order/adapters/sqlite"
+	"github.com/shoplab/shoplab/services/order/app"
+	"github.com/shoplab/shoplab/services/order/ordertest"
+)
+
+func TestStoreContract(t *testing.T) {
+	ordertest.Run(t, func(t *testing.T) app.Store {
+		s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "orders.db"), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	})
+}
