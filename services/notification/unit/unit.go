@@ -1,0 +1,241 @@
+// Package unit is the notification unit's composition root for the local
+// and host envs: the event-source runner (the MSK event source mapping's
+// stand-in) on the orders topic, the Lambda handler, the SQLite dedup store
+// and the SQLite mailbox, plus the ops HTTP server. The unit has no gRPC
+// API; in AWS the same handler runs in Lambda (see lambdamain).
+package unit
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/shoplab/shoplab/services/notification/adapters/eventsource"
+	"github.com/shoplab/shoplab/services/notification/adapters/mailbox"
+	"github.com/shoplab/shoplab/services/notification/adapters/sqlite"
+	"github.com/shoplab/shoplab/services/notification/app"
+	"github.com/shoplab/shoplab/services/platform/errs"
+	"github.com/shoplab/shoplab/services/platform/httpx"
+	"github.com/shoplab/shoplab/services/platform/logx"
+	"github.com/shoplab/shoplab/services/platform/metrics"
+	"github.com/shoplab/shoplab/services/platform/sqlitex"
+)
+
+// Name is the unit's name in metrics, logs and the CLI.
+const Name = "notification"
+
+// DefaultFallbackDomain is where the local env addresses confirmations of
+// events without a usable user_email (see notification.Recipient), so that
+// every order gets exactly one email the scenario invariants can count.
+const DefaultFallbackDomain = "users.shoplab.local"
+
+// Files in DataDir: the dedup store is the unit's own data (the DynamoDB
+// role); the mailbox stands in for the email provider, a separate system.
+const (
+	DedupFile   = "notification.db"
+	MailboxFile = "mailbox.db"
+)
+
+// Config holds the unit's settings, parsed and typed. Zero values take the
+// defaults of eventsource and app.
+type Config struct {
+	OpsAddr      string        // /healthz, /readyz, /metrics; "127.0.0.1:0" picks a free port
+	DataDir      string        // where notification.db and mailbox.db live; created if missing
+	KafkaBrokers []string      // bootstrap addresses of the cluster holding the orders topic
+	Group        string        // consumer group; "" means "notification"
+	BatchSize    int           // records per handler invocation at most; 0 means 100
+	BatchWindow  time.Duration // how long a batch waits to fill; 0 means 500ms
+	MaxAttempts  int           // invocations of a poison record before it is dead-lettered; 0 means 3
+	RetryBackoff time.Duration // first retry delay, doubled per failure; 0 means 200ms
+
+	MaxRetryBackoff time.Duration // cap of the retry delay; 0 means 30s
+	Sender          string        // From address; "" means app.DefaultSender
+	FallbackDomain  string        // "" means DefaultFallbackDomain
+	ClaimLease      time.Duration // dedup claim lease; 0 means app.DefaultClaimLease
+}
+
+// Deps are the unit's tools, installed by the wiring.
+type Deps struct {
+	Log       *slog.Logger      // nil discards
+	Metrics   *metrics.Registry // nil means a fresh registry for the unit
+	Now       func() time.Time  // nil means time.Now
+	SQLDriver string            // "" means sqlitex.DriverName; chaos wraps it
+}
+
+// Unit is the running notification unit.
+type Unit struct {
+	log     *slog.Logger
+	dedup   *sqlite.Store
+	mailbox *mailbox.Mailbox
+	handler *app.Handler
+	runner  *eventsource.Runner
+	ops     *httpx.Server
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New opens the stores, builds the handler and the runner, and binds the
+// ops listener. Kafka is dialled in Run, so the unit may start before it.
+func New(ctx context.Context, cfg Config, deps Deps) (_ *Unit, err error) {
+	if cfg.DataDir == "" {
+		return nil, errs.InvalidField("DataDir", "is required")
+	}
+	if len(cfg.KafkaBrokers) == 0 {
+		return nil, errs.InvalidField("KafkaBrokers", "at least one broker address is required")
+	}
+	if deps.Log == nil {
+		deps.Log = logx.Discard()
+	}
+	if deps.Metrics == nil {
+		deps.Metrics = metrics.New(Name, false)
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	if deps.SQLDriver == "" {
+		deps.SQLDriver = sqlitex.DriverName
+	}
+	if cfg.FallbackDomain == "" {
+		cfg.FallbackDomain = DefaultFallbackDomain
+	}
+	u := &Unit{log: deps.Log.With("unit", Name)}
+	defer func() {
+		if err != nil {
+			_ = u.Close()
+		}
+	}()
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, errs.Wrap(errs.Unavailable, err, "create data dir %s", cfg.DataDir)
+	}
+	if u.dedup, err = sqlite.Open(ctx, filepath.Join(cfg.DataDir, DedupFile), sqlitex.WithDriver(deps.SQLDriver)); err != nil {
+		return nil, err
+	}
+	if u.mailbox, err = mailbox.Open(ctx, filepath.Join(cfg.DataDir, MailboxFile), mailbox.Options{Now: deps.Now, Driver: deps.SQLDriver}); err != nil {
+		return nil, err
+	}
+	u.handler, err = app.NewHandler(app.Config{
+		Sender:         cfg.Sender,
+		FallbackDomain: cfg.FallbackDomain,
+		ClaimLease:     cfg.ClaimLease,
+	}, app.Deps{
+		Mailer:  u.mailbox,
+		Dedup:   u.dedup,
+		Log:     u.log,
+		Metrics: deps.Metrics,
+		Now:     deps.Now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	u.runner, err = eventsource.New(eventsource.Config{
+		Brokers:         cfg.KafkaBrokers,
+		Group:           cfg.Group,
+		BatchSize:       cfg.BatchSize,
+		BatchWindow:     cfg.BatchWindow,
+		MaxAttempts:     cfg.MaxAttempts,
+		RetryBackoff:    cfg.RetryBackoff,
+		MaxRetryBackoff: cfg.MaxRetryBackoff,
+	}, eventsource.Deps{
+		Handler: u.handler.Handle,
+		Log:     u.log,
+		Metrics: deps.Metrics,
+		Now:     deps.Now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	mux := httpx.OpsMux(deps.Metrics, u.Ready)
+	u.ops, err = httpx.Listen(cfg.OpsAddr, httpx.Observe(deps.Metrics, route, mux))
+	if err != nil {
+		return nil, errs.Wrap(errs.Unavailable, err, "listen on ops address %q", cfg.OpsAddr)
+	}
+	return u, nil
+}
+
+// route labels ops requests by the mux pattern without its method (Observe
+// adds the method), and lumps unmatched paths together to bound cardinality.
+func route(r *http.Request) string {
+	p := r.Pattern
+	if i := strings.IndexByte(p, ' '); i >= 0 {
+		p = p[i+1:]
+	}
+	if p == "" {
+		return "unmatched"
+	}
+	return p
+}
+
+// Run consumes orders and serves the ops endpoints until ctx ends, then
+// stops gracefully. If either stops on its own, the other is stopped too.
+func (u *Unit) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 2)
+	go func() { errc <- u.runner.Run(ctx) }()
+	go func() { errc <- u.ops.Run(ctx) }()
+	var first error
+	for range 2 {
+		err := <-errc
+		if first == nil && err != nil {
+			first = err
+		}
+		cancel()
+	}
+	if first != nil {
+		u.log.ErrorContext(ctx, "notification unit stopped", "error", first)
+	}
+	return first
+}
+
+// Close releases the listener and the stores; it is safe after Run and
+// more than once.
+func (u *Unit) Close() error {
+	u.closeOnce.Do(func() {
+		var errList []error
+		if u.ops != nil {
+			if err := u.ops.Close(); err != nil {
+				errList = append(errList, err)
+			}
+		}
+		if u.mailbox != nil {
+			errList = append(errList, u.mailbox.Close())
+		}
+		if u.dedup != nil {
+			errList = append(errList, u.dedup.Close())
+		}
+		u.closeErr = errors.Join(errList...)
+	})
+	return u.closeErr
+}
+
+// OpsAddr is the address the ops server listens on.
+func (u *Unit) OpsAddr() string { return u.ops.Addr() }
+
+// Ready reports whether the stores answer and the runner is connected.
+func (u *Unit) Ready(ctx context.Context) error {
+	if err := u.dedup.Ping(ctx); err != nil {
+		return err
+	}
+	if err := u.mailbox.Ping(ctx); err != nil {
+		return err
+	}
+	return u.runner.Ready(ctx)
+}
+
+// Mailbox is the local mailbox, for the ops API (GET /ops/v1/mailbox lists
+// it with List) and the scenario invariants.
+func (u *Unit) Mailbox() *mailbox.Mailbox { return u.mailbox }
+
+// Lag is the consumer lag over the partitions this unit owns now.
+func (u *Unit) Lag() int64 { return u.runner.Lag() }
+
+// Handler is the Lambda handler the runner invokes, for tests and tools
+// that replay Kafka events by hand.
+func (u *Unit) Handler() *app.Handler { return u.handler }
