@@ -349,9 +349,12 @@ func OutcomeError(o Order) error {
 		return errs.E(errs.OutOfStock, "%s", msg("not enough stock for this order"))
 	case FailureProductNotFound:
 		return errs.E(errs.NotFound, "%s", msg("a product of this order does not exist"))
-	case FailurePaymentUnavailable, FailureDependencyUnavailable:
-		// The order is FAILED for good: a retry needs a new Idempotency-Key.
-		return errs.E(errs.Unavailable, "%s; the order failed, retry with a new Idempotency-Key", msg("a dependency was unavailable"))
+	case FailurePaymentUnavailable:
+		// The order is FAILED for good: a retry needs a new Idempotency-Key,
+		// so the code differs from a plain, retryable "unavailable".
+		return errs.E(errs.PaymentUnavailable, "%s; the order failed, retry with a new Idempotency-Key", msg("the payment could not be completed"))
+	case FailureDependencyUnavailable:
+		return errs.E(errs.DependencyUnavailable, "%s; the order failed, retry with a new Idempotency-Key", msg("a dependency was unavailable"))
 	}
 	return errs.Wrap(errs.Internal, fmt.Errorf("order %s failed with unknown failure code %q", o.ID, o.FailureCode), "the order outcome is unknown")
 }

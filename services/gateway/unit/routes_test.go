@@ -282,7 +282,7 @@ func TestOrderRoutes(t *testing.T) {
 		{name: "declined replayed", route: orders, req: post("k-declined", orderBody(gatewaytest.TokenDeclined, "p1", 1)), status: 402, code: "payment_declined", check: hasReplayed(true)},
 		{name: "out of stock", route: orders, req: post("k-oos", orderBody("", "p2", 2)), status: 409, code: "insufficient_stock"},
 		{name: "unknown product", route: orders, req: post("k-unknown", orderBody("", "nope", 1)), status: 404, code: "not_found"},
-		{name: "payment unavailable", route: orders, req: post("k-503", orderBody(gatewaytest.TokenProcessingError, "p1", 1)), status: 503, code: "unavailable"},
+		{name: "payment unavailable", route: orders, req: post("k-503", orderBody(gatewaytest.TokenProcessingError, "p1", 1)), status: 503, code: "payment_unavailable"},
 		{name: "pending", route: orders, req: post("k-pending", orderBody(gatewaytest.TokenPending, "p3", 1)), status: 202, check: func(t *testing.T, r response) {
 			var o struct{ ID, Status string }
 			r.decode(t, &o)

@@ -24,7 +24,11 @@ const (
 	FailedPrecondition  Code = "failed_precondition"    // 409
 	IdempotencyMismatch Code = "idempotency_key_reused" // 422
 	TooLarge            Code = "payload_too_large"      // 413
-	Unavailable         Code = "unavailable"            // 503
+	Unavailable         Code = "unavailable"            // 503, retry the same request
+	// PaymentUnavailable and DependencyUnavailable are 503s that settled an
+	// order as FAILED: final for that Idempotency-Key, unlike Unavailable.
+	PaymentUnavailable    Code = "payment_unavailable"    // 503
+	DependencyUnavailable Code = "dependency_unavailable" // 503
 	DeadlineExceeded    Code = "deadline_exceeded"      // 504
 	Internal            Code = "internal"               // 500
 )

@@ -17,19 +17,21 @@ import (
 const errorDomain = "shoplab"
 
 var toGRPC = map[errs.Code]codes.Code{
-	errs.Invalid:             codes.InvalidArgument,
-	errs.Unauthenticated:     codes.Unauthenticated,
-	errs.PaymentDeclined:     codes.FailedPrecondition,
-	errs.PermissionDenied:    codes.PermissionDenied,
-	errs.NotFound:            codes.NotFound,
-	errs.Conflict:            codes.AlreadyExists,
-	errs.OutOfStock:          codes.FailedPrecondition,
-	errs.FailedPrecondition:  codes.FailedPrecondition,
-	errs.IdempotencyMismatch: codes.FailedPrecondition,
-	errs.TooLarge:            codes.InvalidArgument,
-	errs.Unavailable:         codes.Unavailable,
-	errs.DeadlineExceeded:    codes.DeadlineExceeded,
-	errs.Internal:            codes.Internal,
+	errs.Invalid:               codes.InvalidArgument,
+	errs.Unauthenticated:       codes.Unauthenticated,
+	errs.PaymentDeclined:       codes.FailedPrecondition,
+	errs.PermissionDenied:      codes.PermissionDenied,
+	errs.NotFound:              codes.NotFound,
+	errs.Conflict:              codes.AlreadyExists,
+	errs.OutOfStock:            codes.FailedPrecondition,
+	errs.FailedPrecondition:    codes.FailedPrecondition,
+	errs.IdempotencyMismatch:   codes.FailedPrecondition,
+	errs.TooLarge:              codes.InvalidArgument,
+	errs.Unavailable:           codes.Unavailable,
+	errs.PaymentUnavailable:    codes.Unavailable,
+	errs.DependencyUnavailable: codes.Unavailable,
+	errs.DeadlineExceeded:      codes.DeadlineExceeded,
+	errs.Internal:              codes.Internal,
 }
 
 var fromGRPC = map[codes.Code]errs.Code{

@@ -50,7 +50,7 @@ func StatusOf(code errs.Code) int {
 		return http.StatusUnprocessableEntity
 	case errs.TooLarge:
 		return http.StatusRequestEntityTooLarge
-	case errs.Unavailable:
+	case errs.Unavailable, errs.PaymentUnavailable, errs.DependencyUnavailable:
 		return http.StatusServiceUnavailable
 	case errs.DeadlineExceeded:
 		return http.StatusGatewayTimeout
