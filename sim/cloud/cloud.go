@@ -1,0 +1,514 @@
+// Package cloud is the embedded runtime behind `shoplab up`: every unit of
+// the platform in one process, each on its own loopback listener, talking
+// to the others over real gRPC, HTTP and the Kafka wire protocol, on
+// embedded parts (kfake, SQLite, gofakes3).
+package cloud
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"google.golang.org/grpc"
+
+	"github.com/shoplab/shoplab/services/api/events"
+	"github.com/shoplab/shoplab/services/platform/logx"
+)
+
+// Unit names, in start order: a unit starts after those it calls.
+const (
+	User         = "user"
+	Product      = "product"
+	Payment      = "payment"
+	Order        = "order"
+	Notification = "notification"
+	Analytics    = "analytics"
+	Gateway      = "gateway"
+)
+
+// Units lists every unit in start order.
+var Units = []string{User, Product, Payment, Order, Notification, Analytics, Gateway}
+
+// Config is the embedded env's configuration.
+type Config struct {
+	GatewayAddr string // "127.0.0.1:8080"; ":0" style addresses pick a free port
+	OpsAddr     string // "127.0.0.1:8090"
+	DataDir     string // "" means a fresh temp dir, removed on Close
+	JWTKey      []byte // nil means a random key for this run
+
+	AnalyticsWindow  time.Duration // tumbling window size; 0 means 1 minute
+	AnalyticsIdle    time.Duration // idle-source timeout; 0 means the engine default
+	ProcessorLatency time.Duration // simulated card processor latency
+	CatalogSeed      int64         // seed of the generated catalog
+	RecoveryGrace    time.Duration // age of a PENDING order before recovery settles it; 0 = unit default
+
+	Log *slog.Logger // nil discards unit logs
+
+	// Wiring lets the chaos engine put proxies on edges and install
+	// interceptors and driver hooks; nil wires everything directly.
+	Wiring Wiring
+}
+
+// Wiring is how fault injection plugs into the env without the units
+// knowing: every edge's address passes through Edge, and transports get
+// the interceptors it returns. The zero implementation is Direct.
+type Wiring interface {
+	// Edge returns the address that from must dial to reach to at upstream.
+	Edge(from, to, upstream string) (string, error)
+	// ServerInterceptors are installed on unit's gRPC server.
+	ServerInterceptors(unit string) []grpc.UnaryServerInterceptor
+	// ClientInterceptors are installed on from's connection to to.
+	ClientInterceptors(from, to string) []grpc.UnaryClientInterceptor
+	// HTTPMiddleware wraps the gateway's HTTP handler (nil for none).
+	HTTPMiddleware(unit string) func(http.Handler) http.Handler
+	// SQLDriver names the database/sql driver unit opens SQLite with ("" = plain).
+	SQLDriver(unit string) string
+}
+
+// Direct is the Wiring with no faults: every edge dials its upstream.
+type Direct struct{}
+
+// Edge implements Wiring.
+func (Direct) Edge(_, _, upstream string) (string, error) { return upstream, nil }
+
+// ServerInterceptors implements Wiring.
+func (Direct) ServerInterceptors(string) []grpc.UnaryServerInterceptor { return nil }
+
+// ClientInterceptors implements Wiring.
+func (Direct) ClientInterceptors(string, string) []grpc.UnaryClientInterceptor { return nil }
+
+// HTTPMiddleware implements Wiring.
+func (Direct) HTTPMiddleware(string) func(http.Handler) http.Handler { return nil }
+
+// SQLDriver implements Wiring.
+func (Direct) SQLDriver(string) string { return "" }
+
+// runner is what every unit's composition root offers.
+type runner interface {
+	Run(ctx context.Context) error
+	Close() error
+	Ready(ctx context.Context) error
+}
+
+// unitState is one unit's lifecycle: it can be killed and started again on
+// the same addresses.
+type unitState struct {
+	name     string
+	start    func(ctx context.Context) (runner, error)
+	r        runner
+	cancel   context.CancelFunc
+	done     chan error
+	grpcAddr string
+	opsAddr  string
+	httpAddr string
+}
+
+// Cloud is a running embedded env.
+type Cloud struct {
+	cfg     Config
+	log     *slog.Logger
+	dataDir string
+	ownDir  bool
+
+	kafka      *kfake.Cluster
+	kafkaAddrs []string
+	s3         *httptest.Server
+	bucket     string
+
+	mu         sync.Mutex
+	units      map[string]*unitState
+	order      []string
+	ops        *opsServer
+	registries map[string]prometheus.Gatherer // by unit; replaced on restart
+	mailbox    func(ctx context.Context, limit int) (any, error)
+	windows    func(ctx context.Context, limit int) (any, error)
+	closers    []func()
+
+	runCtx context.Context
+}
+
+// New starts the embedded infrastructure and every unit, and returns once
+// all are ready (or fails, closing what it started).
+func New(ctx context.Context, cfg Config) (_ *Cloud, err error) {
+	if cfg.Wiring == nil {
+		cfg.Wiring = Direct{}
+	}
+	if cfg.Log == nil {
+		cfg.Log = logx.Discard()
+	}
+	if cfg.GatewayAddr == "" {
+		cfg.GatewayAddr = "127.0.0.1:0"
+	}
+	if cfg.OpsAddr == "" {
+		cfg.OpsAddr = "127.0.0.1:0"
+	}
+	if cfg.AnalyticsWindow == 0 {
+		cfg.AnalyticsWindow = time.Minute
+	}
+	if len(cfg.JWTKey) == 0 {
+		cfg.JWTKey = make([]byte, 32)
+		_, _ = rand.Read(cfg.JWTKey)
+	}
+	c := &Cloud{cfg: cfg, log: cfg.Log, units: map[string]*unitState{}, registries: map[string]prometheus.Gatherer{}, bucket: "shoplab-analytics", runCtx: ctx}
+	c.registries["process"] = processRegistry()
+	defer func() {
+		if err != nil {
+			_ = c.Close()
+		}
+	}()
+	if cfg.DataDir == "" {
+		if c.dataDir, err = os.MkdirTemp("", "shoplab-"); err != nil {
+			return nil, err
+		}
+		c.ownDir = true
+	} else {
+		c.dataDir = cfg.DataDir
+		if err = os.MkdirAll(c.dataDir, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	if err = c.startKafka(); err != nil {
+		return nil, fmt.Errorf("kafka: %w", err)
+	}
+	c.s3 = httptest.NewServer(gofakes3.New(s3mem.New()).Server())
+	for _, name := range Units {
+		if err = c.addUnit(ctx, name); err != nil {
+			return nil, fmt.Errorf("start %s: %w", name, err)
+		}
+	}
+	if c.ops, err = newOpsServer(c, cfg.OpsAddr); err != nil {
+		return nil, fmt.Errorf("ops API: %w", err)
+	}
+	if err = c.WaitReady(ctx, 30*time.Second); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Cloud) startKafka() error {
+	opts := []kfake.Opt{
+		kfake.NumBrokers(1),
+		kfake.SeedTopics(3, events.TopicOrders),
+		kfake.SeedTopics(1, events.TopicAnalyticsResults, events.TopicOrdersDLQ),
+	}
+	if !c.ownDir {
+		// A kept data dir keeps the topics too, so a restart resumes where it stopped.
+		opts = append(opts, kfake.DataDir(filepath.Join(c.dataDir, "kafka")))
+	}
+	k, err := kfake.NewCluster(opts...)
+	if err != nil {
+		return err
+	}
+	c.kafka = k
+	c.kafkaAddrs = k.ListenAddrs()
+	return nil
+}
+
+// KafkaAddrs are the broker addresses of the embedded Kafka.
+func (c *Cloud) KafkaAddrs() []string { return c.kafkaAddrs }
+
+// DataDir is where the units keep their databases.
+func (c *Cloud) DataDir() string { return c.dataDir }
+
+// S3Endpoint is the embedded S3 API's URL.
+func (c *Cloud) S3Endpoint() string { return c.s3.URL }
+
+// Bucket is the analytics archive bucket.
+func (c *Cloud) Bucket() string { return c.bucket }
+
+// GatewayURL is the public REST API's base URL.
+func (c *Cloud) GatewayURL() string { return "http://" + c.addr(Gateway, "http") }
+
+// OpsURL is the ops API's base URL.
+func (c *Cloud) OpsURL() string { return "http://" + c.ops.Addr() }
+
+// GRPCAddr is the gRPC address of a unit ("" for units without one).
+func (c *Cloud) GRPCAddr(unit string) string { return c.addr(unit, "grpc") }
+
+func (c *Cloud) addr(unit, kind string) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	u := c.units[unit]
+	if u == nil {
+		return ""
+	}
+	switch kind {
+	case "grpc":
+		return u.grpcAddr
+	case "http":
+		return u.httpAddr
+	}
+	return u.opsAddr
+}
+
+// dial returns the address from must dial to reach to's gRPC server.
+func (c *Cloud) dial(from, to string) (string, error) {
+	up := c.GRPCAddr(to)
+	if up == "" {
+		return "", fmt.Errorf("%s is not started", to)
+	}
+	return c.cfg.Wiring.Edge(from, to, up)
+}
+
+// kafkaFor returns the broker addresses from must use.
+func (c *Cloud) kafkaFor(from string) ([]string, error) {
+	out := make([]string, 0, len(c.kafkaAddrs))
+	for _, a := range c.kafkaAddrs {
+		e, err := c.cfg.Wiring.Edge(from, "kafka", a)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+func (c *Cloud) addUnit(ctx context.Context, name string) error {
+	u := &unitState{name: name}
+	u.start = func(ctx context.Context) (runner, error) { return c.build(ctx, u) }
+	c.mu.Lock()
+	c.units[name] = u
+	c.order = append(c.order, name)
+	c.mu.Unlock()
+	return c.startUnit(ctx, u)
+}
+
+func (c *Cloud) startUnit(ctx context.Context, u *unitState) error {
+	r, err := u.start(ctx)
+	if err != nil {
+		return err
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(c.runCtx))
+	done := make(chan error, 1)
+	c.mu.Lock()
+	u.r, u.cancel, u.done = r, cancel, done
+	c.mu.Unlock()
+	go func() {
+		err := r.Run(runCtx)
+		if err != nil && !errors.Is(err, context.Canceled) {
+			c.log.Error("unit stopped with an error", "unit", u.name, "error", err)
+		}
+		done <- err
+	}()
+	return nil
+}
+
+// Kill stops a unit at once, as a crash would: its listeners close and its
+// in-flight work is abandoned. Its data stays in the data dir.
+func (c *Cloud) Kill(name string) error {
+	c.mu.Lock()
+	u := c.units[name]
+	c.mu.Unlock()
+	if u == nil {
+		return fmt.Errorf("no unit %q", name)
+	}
+	c.mu.Lock()
+	r, cancel, done := u.r, u.cancel, u.done
+	u.r = nil
+	c.mu.Unlock()
+	if r == nil {
+		return nil // already down
+	}
+	_ = r.Close()
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		return fmt.Errorf("%s did not stop within 10s", name)
+	}
+	return nil
+}
+
+// Start starts a killed unit again on its former addresses and waits until
+// it is ready.
+func (c *Cloud) Start(ctx context.Context, name string) error {
+	c.mu.Lock()
+	u := c.units[name]
+	running := u != nil && u.r != nil
+	c.mu.Unlock()
+	if u == nil {
+		return fmt.Errorf("no unit %q", name)
+	}
+	if running {
+		return nil
+	}
+	if err := c.startUnit(ctx, u); err != nil {
+		return err
+	}
+	return c.waitUnit(ctx, u, 30*time.Second)
+}
+
+// Restart kills a unit and starts it again.
+func (c *Cloud) Restart(ctx context.Context, name string) error {
+	if err := c.Kill(name); err != nil {
+		return err
+	}
+	return c.Start(ctx, name)
+}
+
+// UnitStatus is one unit's health for the ops API.
+type UnitStatus struct {
+	Name     string `json:"name"`
+	Running  bool   `json:"running"`
+	Ready    bool   `json:"ready"`
+	Error    string `json:"error,omitempty"`
+	GRPCAddr string `json:"grpc_addr,omitempty"`
+	HTTPAddr string `json:"http_addr,omitempty"`
+	OpsAddr  string `json:"ops_addr,omitempty"`
+}
+
+// Status reports every unit's health, each readiness check bounded to 2 s.
+func (c *Cloud) Status(ctx context.Context) []UnitStatus {
+	c.mu.Lock()
+	names := append([]string(nil), c.order...)
+	c.mu.Unlock()
+	out := make([]UnitStatus, len(names))
+	var wg sync.WaitGroup
+	for i, n := range names {
+		wg.Go(func() {
+			c.mu.Lock()
+			u := c.units[n]
+			s := UnitStatus{Name: n, GRPCAddr: u.grpcAddr, HTTPAddr: u.httpAddr, OpsAddr: u.opsAddr, Running: u.r != nil}
+			r := u.r
+			c.mu.Unlock()
+			if r != nil {
+				rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+				defer cancel()
+				if err := r.Ready(rctx); err != nil {
+					s.Error = err.Error()
+				} else {
+					s.Ready = true
+				}
+			} else {
+				s.Error = "not running"
+			}
+			out[i] = s
+		})
+	}
+	wg.Wait()
+	sort.SliceStable(out, func(i, j int) bool { return indexOf(Units, out[i].Name) < indexOf(Units, out[j].Name) })
+	return out
+}
+
+func indexOf(list []string, s string) int {
+	for i, v := range list {
+		if v == s {
+			return i
+		}
+	}
+	return len(list)
+}
+
+// WaitReady waits until every unit reports ready.
+func (c *Cloud) WaitReady(ctx context.Context, timeout time.Duration) error {
+	c.mu.Lock()
+	var us []*unitState
+	for _, n := range c.order {
+		us = append(us, c.units[n])
+	}
+	c.mu.Unlock()
+	for _, u := range us {
+		if err := c.waitUnit(ctx, u, timeout); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Cloud) waitUnit(ctx context.Context, u *unitState, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var last error
+	for {
+		c.mu.Lock()
+		r := u.r
+		c.mu.Unlock()
+		if r == nil {
+			return fmt.Errorf("%s is not running", u.name)
+		}
+		rctx, rcancel := context.WithTimeout(ctx, 2*time.Second)
+		last = r.Ready(rctx)
+		rcancel()
+		if last == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s not ready after %s: %w", u.name, timeout, last)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// Run serves the ops API until ctx ends, then stops everything gracefully:
+// the gateway first so no new orders arrive, then the others in reverse
+// start order, so the order unit's relay can hand its outbox to Kafka.
+func (c *Cloud) Run(ctx context.Context) error {
+	opsDone := make(chan error, 1)
+	go func() { opsDone <- c.ops.Run(ctx) }()
+	<-ctx.Done()
+	c.stopAll()
+	return <-opsDone
+}
+
+func (c *Cloud) stopAll() {
+	c.mu.Lock()
+	names := append([]string(nil), c.order...)
+	c.mu.Unlock()
+	for i := len(names) - 1; i >= 0; i-- {
+		c.mu.Lock()
+		u := c.units[names[i]]
+		r, cancel, done := u.r, u.cancel, u.done
+		u.r = nil
+		c.mu.Unlock()
+		if r == nil {
+			continue
+		}
+		cancel() // graceful: Run returns after in-flight work
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			c.log.Warn("unit did not stop in time", "unit", names[i])
+		}
+		_ = r.Close()
+	}
+}
+
+// Close stops every unit and the embedded infrastructure, and removes the
+// data dir when it was a temporary one.
+func (c *Cloud) Close() error {
+	c.mu.Lock()
+	closers := c.closers
+	c.closers = nil
+	c.mu.Unlock()
+	for _, f := range closers {
+		f()
+	}
+	c.stopAll()
+	if c.ops != nil {
+		_ = c.ops.Close()
+	}
+	if c.kafka != nil {
+		c.kafka.Close()
+	}
+	if c.s3 != nil {
+		c.s3.Close()
+	}
+	if c.ownDir && c.dataDir != "" {
+		return os.RemoveAll(c.dataDir)
+	}
+	return nil
+}

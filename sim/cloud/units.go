@@ -1,0 +1,178 @@
+package cloud
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"google.golang.org/grpc"
+
+	"github.com/shoplab/shoplab/services/platform/metrics"
+	"github.com/shoplab/shoplab/services/user"
+
+	analyticsunit "github.com/shoplab/shoplab/services/analytics/unit"
+	gatewayunit "github.com/shoplab/shoplab/services/gateway/unit"
+	notificationunit "github.com/shoplab/shoplab/services/notification/unit"
+	orderunit "github.com/shoplab/shoplab/services/order/unit"
+	paymentunit "github.com/shoplab/shoplab/services/payment/unit"
+	productunit "github.com/shoplab/shoplab/services/product/unit"
+	userunit "github.com/shoplab/shoplab/services/user/unit"
+)
+
+// build constructs unit u on its recorded addresses (":0" the first time),
+// with the wiring's proxies and hooks, and records the addresses it got.
+func (c *Cloud) build(ctx context.Context, u *unitState) (runner, error) {
+	w := c.cfg.Wiring
+	reg := metrics.New(u.name, false)
+	log := c.log.With("unit", u.name)
+	dir := filepath.Join(c.dataDir, u.name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	grpcAddr, opsAddr := orLoopback(u.grpcAddr), orLoopback(u.opsAddr)
+	var (
+		r   runner
+		err error
+	)
+	switch u.name {
+	case User:
+		var x *userunit.Unit
+		x, err = userunit.New(ctx, userunit.Config{GRPCAddr: grpcAddr, OpsAddr: opsAddr, DataDir: dir, Argon2: user.LightArgon2},
+			userunit.Deps{Log: log, Metrics: reg, ServerInterceptors: w.ServerInterceptors(u.name), SQLDriver: w.SQLDriver(u.name)})
+		if err == nil {
+			r, u.grpcAddr, u.opsAddr = x, x.GRPCAddr(), x.OpsAddr()
+		}
+	case Payment:
+		var x *paymentunit.Unit
+		x, err = paymentunit.New(ctx, paymentunit.Config{GRPCAddr: grpcAddr, OpsAddr: opsAddr, DataDir: dir,
+			ProcessorLatency: c.cfg.ProcessorLatency, Seed: c.cfg.CatalogSeed},
+			paymentunit.Deps{Log: log, Metrics: reg, ServerInterceptors: w.ServerInterceptors(u.name), SQLDriver: w.SQLDriver(u.name)})
+		if err == nil {
+			r, u.grpcAddr, u.opsAddr = x, x.GRPCAddr(), x.OpsAddr()
+		}
+	case Gateway:
+		var addrs [3]string
+		for i, to := range []string{User, Product, Order} {
+			if addrs[i], err = c.dial(Gateway, to); err != nil {
+				return nil, err
+			}
+		}
+		httpAddr := u.httpAddr
+		if httpAddr == "" {
+			httpAddr = c.cfg.GatewayAddr
+		}
+		var x *gatewayunit.Unit
+		x, err = gatewayunit.New(ctx, gatewayunit.Config{HTTPAddr: httpAddr, OpsAddr: opsAddr,
+			UserAddr: addrs[0], ProductAddr: addrs[1], OrderAddr: addrs[2], JWTKey: c.cfg.JWTKey},
+			gatewayunit.Deps{Log: log, Metrics: reg, HTTPMiddleware: w.HTTPMiddleware(u.name), ClientInterceptors: map[string][]grpc.UnaryClientInterceptor{
+				User: w.ClientInterceptors(Gateway, User), Product: w.ClientInterceptors(Gateway, Product), Order: w.ClientInterceptors(Gateway, Order)}})
+		if err == nil {
+			r, u.httpAddr, u.opsAddr = x, x.HTTPAddr(), x.OpsAddr()
+		}
+	default:
+		r, err = c.buildMore(ctx, u, reg, log, dir, grpcAddr, opsAddr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if r == nil {
+		return nil, fmt.Errorf("unknown unit %q", u.name)
+	}
+	c.mu.Lock()
+	c.registries[u.name] = reg
+	c.mu.Unlock()
+	return r, nil
+}
+
+func orLoopback(addr string) string {
+	if addr == "" {
+		return "127.0.0.1:0"
+	}
+	return addr
+}
+
+// buildMore builds the units whose packages landed after the first three.
+func (c *Cloud) buildMore(ctx context.Context, u *unitState, reg *metrics.Registry, log *slog.Logger, dir, grpcAddr, opsAddr string) (runner, error) {
+	w := c.cfg.Wiring
+	switch u.name {
+	case Product:
+		return c.buildProduct(ctx, u, reg, log, dir, grpcAddr, opsAddr)
+	case Notification:
+		return c.buildNotification(ctx, u, reg, log, dir, opsAddr)
+	case Analytics:
+		return c.buildAnalytics(ctx, u, reg, log, dir, opsAddr)
+	case Order:
+		var addrs [3]string
+		var err error
+		for i, to := range []string{User, Product, Payment} {
+			if addrs[i], err = c.dial(Order, to); err != nil {
+				return nil, err
+			}
+		}
+		brokers, err := c.kafkaFor(Order)
+		if err != nil {
+			return nil, err
+		}
+		x, err := orderunit.New(ctx, orderunit.Config{GRPCAddr: grpcAddr, OpsAddr: opsAddr, DataDir: dir,
+			UserAddr: addrs[0], ProductAddr: addrs[1], PaymentAddr: addrs[2], KafkaBrokers: brokers, RecoveryGrace: c.cfg.RecoveryGrace},
+			orderunit.Deps{Log: log, Metrics: reg, ServerInterceptors: w.ServerInterceptors(Order), SQLDriver: w.SQLDriver(Order),
+				ClientInterceptors: map[string][]grpc.UnaryClientInterceptor{
+					orderunit.TargetUser: w.ClientInterceptors(Order, User), orderunit.TargetProduct: w.ClientInterceptors(Order, Product),
+					orderunit.TargetPayment: w.ClientInterceptors(Order, Payment)}})
+		if err != nil {
+			return nil, err
+		}
+		u.grpcAddr, u.opsAddr = x.GRPCAddr(), x.OpsAddr()
+		return x, nil
+	}
+	return nil, nil
+}
+
+func (c *Cloud) buildProduct(ctx context.Context, u *unitState, reg *metrics.Registry, log *slog.Logger, dir, grpcAddr, opsAddr string) (runner, error) {
+	w := c.cfg.Wiring
+	x, err := productunit.New(ctx, productunit.Config{GRPCAddr: grpcAddr, OpsAddr: opsAddr, DataDir: dir, CatalogSeed: c.cfg.CatalogSeed},
+		productunit.Deps{Log: log, Metrics: reg, ServerInterceptors: w.ServerInterceptors(Product), SQLDriver: w.SQLDriver(Product)})
+	if err != nil {
+		return nil, err
+	}
+	u.grpcAddr, u.opsAddr = x.GRPCAddr(), x.OpsAddr()
+	return x, nil
+}
+
+func (c *Cloud) buildNotification(ctx context.Context, u *unitState, reg *metrics.Registry, log *slog.Logger, dir, opsAddr string) (runner, error) {
+	brokers, err := c.kafkaFor(Notification)
+	if err != nil {
+		return nil, err
+	}
+	x, err := notificationunit.New(ctx, notificationunit.Config{OpsAddr: opsAddr, DataDir: dir, KafkaBrokers: brokers},
+		notificationunit.Deps{Log: log, Metrics: reg, SQLDriver: c.cfg.Wiring.SQLDriver(Notification)})
+	if err != nil {
+		return nil, err
+	}
+	u.opsAddr = x.OpsAddr()
+	mb := x.Mailbox()
+	c.mu.Lock()
+	c.mailbox = func(ctx context.Context, limit int) (any, error) { return mb.List(ctx, limit) }
+	c.mu.Unlock()
+	return x, nil
+}
+
+func (c *Cloud) buildAnalytics(ctx context.Context, u *unitState, reg *metrics.Registry, log *slog.Logger, dir, opsAddr string) (runner, error) {
+	brokers, err := c.kafkaFor(Analytics)
+	if err != nil {
+		return nil, err
+	}
+	x, err := analyticsunit.New(ctx, analyticsunit.Config{OpsAddr: opsAddr, DataDir: dir, KafkaBrokers: brokers,
+		Window: c.cfg.AnalyticsWindow, IdleTimeout: c.cfg.AnalyticsIdle, Bucket: c.bucket, S3Endpoint: c.s3.URL, CreateBucket: true},
+		analyticsunit.Deps{Log: log, Metrics: reg, S3: c.s3Client(), SQLDriver: c.cfg.Wiring.SQLDriver(Analytics)})
+	if err != nil {
+		return nil, err
+	}
+	u.opsAddr = x.OpsAddr()
+	c.mu.Lock()
+	c.windows = func(ctx context.Context, limit int) (any, error) { return x.Windows(ctx, limit) }
+	c.mu.Unlock()
+	return x, nil
+}
