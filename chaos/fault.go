@@ -425,7 +425,12 @@ func (pl *plan) parseTarget() error {
 	switch pl.spec.target {
 	case targetEdge:
 		if !isEdge {
-			return errs.InvalidField("target", "%s acts on an edge like order->payment, not %q", pl.spec.name, t)
+			hint := ""
+			if strings.HasSuffix(t, "-") {
+				// An unquoted order->payment in a shell becomes "order-" plus a redirect.
+				hint = " (quote the edge: the shell reads > as a redirect, e.g. 'order->payment')"
+			}
+			return errs.InvalidField("target", "%s acts on an edge like order->payment, not %q%s", pl.spec.name, t, hint)
 		}
 		pl.edge = [2]string{from, to}
 	case targetGRPC:

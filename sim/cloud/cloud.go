@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -24,7 +25,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"google.golang.org/grpc"
 
+	"github.com/shoplab/shoplab/chaos"
 	"github.com/shoplab/shoplab/services/api/events"
+	"github.com/shoplab/shoplab/services/platform/kafkax"
 	"github.com/shoplab/shoplab/services/platform/logx"
 )
 
@@ -60,6 +63,11 @@ type Config struct {
 	// Wiring lets the chaos engine put proxies on edges and install
 	// interceptors and driver hooks; nil wires everything directly.
 	Wiring Wiring
+
+	// Chaos, when set, is the fault engine: it becomes the Wiring, drives
+	// process faults through this Cloud, and its control API is served on
+	// the ops API under /ops/v1/chaos/.
+	Chaos *chaos.Engine
 }
 
 // Wiring is how fault injection plugs into the env without the units
@@ -136,6 +144,8 @@ type Cloud struct {
 	mailbox    func(ctx context.Context, limit int) (any, error)
 	windows    func(ctx context.Context, limit int) (any, error)
 	closers    []func()
+	opsCancel  context.CancelFunc
+	opsDone    chan error
 
 	runCtx context.Context
 }
@@ -143,6 +153,9 @@ type Cloud struct {
 // New starts the embedded infrastructure and every unit, and returns once
 // all are ready (or fails, closing what it started).
 func New(ctx context.Context, cfg Config) (_ *Cloud, err error) {
+	if cfg.Chaos != nil {
+		cfg.Wiring = cfg.Chaos
+	}
 	if cfg.Wiring == nil {
 		cfg.Wiring = Direct{}
 	}
@@ -180,6 +193,9 @@ func New(ctx context.Context, cfg Config) (_ *Cloud, err error) {
 			return nil, err
 		}
 	}
+	if cfg.Chaos != nil {
+		cfg.Chaos.SetProcesses(c)
+	}
 	if err = c.startKafka(); err != nil {
 		return nil, fmt.Errorf("kafka: %w", err)
 	}
@@ -192,6 +208,12 @@ func New(ctx context.Context, cfg Config) (_ *Cloud, err error) {
 	if c.ops, err = newOpsServer(c, cfg.OpsAddr); err != nil {
 		return nil, fmt.Errorf("ops API: %w", err)
 	}
+	// The ops API serves from the start, so a caller that never calls Run
+	// (the demo, tests) can still read the env's state.
+	opsCtx, opsCancel := context.WithCancel(context.WithoutCancel(ctx))
+	c.opsDone = make(chan error, 1)
+	c.opsCancel = opsCancel
+	go func() { c.opsDone <- c.ops.Run(opsCtx) }()
 	if err = c.WaitReady(ctx, 30*time.Second); err != nil {
 		return nil, err
 	}
@@ -225,6 +247,14 @@ func (c *Cloud) DataDir() string { return c.dataDir }
 
 // S3Endpoint is the embedded S3 API's URL.
 func (c *Cloud) S3Endpoint() string { return c.s3.URL }
+
+// ToxiproxyAddr is the address of the chaos engine's toxiproxy API, or "".
+func (c *Cloud) ToxiproxyAddr() string {
+	if c.cfg.Chaos == nil {
+		return ""
+	}
+	return c.cfg.Chaos.APIAddr()
+}
 
 // Bucket is the analytics archive bucket.
 func (c *Cloud) Bucket() string { return c.bucket }
@@ -263,17 +293,33 @@ func (c *Cloud) dial(from, to string) (string, error) {
 	return c.cfg.Wiring.Edge(from, to, up)
 }
 
-// kafkaFor returns the broker addresses from must use.
-func (c *Cloud) kafkaFor(from string) ([]string, error) {
-	out := make([]string, 0, len(c.kafkaAddrs))
+// kafkaFor returns the bootstrap brokers of unit from and a dialer that
+// sends its every broker connection through its own Kafka edge. Redirecting
+// in the dialer matters: after bootstrap, clients connect to the address the
+// broker advertises, which would otherwise bypass the edge's proxy.
+func (c *Cloud) kafkaFor(from string) ([]string, kafkax.Dialer, error) {
+	routes := make(map[string]string, len(c.kafkaAddrs))
 	for _, a := range c.kafkaAddrs {
 		e, err := c.cfg.Wiring.Edge(from, "kafka", a)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		out = append(out, e)
+		routes[a] = e
 	}
-	return out, nil
+	return c.kafkaAddrs, redirectDialer{routes: routes, d: &net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}}, nil
+}
+
+// redirectDialer dials routes[addr] instead of addr when there is one.
+type redirectDialer struct {
+	routes map[string]string
+	d      *net.Dialer
+}
+
+func (r redirectDialer) Dial(network, addr string) (net.Conn, error) {
+	if to, ok := r.routes[addr]; ok {
+		addr = to
+	}
+	return r.d.Dial(network, addr)
 }
 
 func (c *Cloud) addUnit(ctx context.Context, name string) error {
@@ -453,15 +499,21 @@ func (c *Cloud) waitUnit(ctx context.Context, u *unitState, timeout time.Duratio
 	}
 }
 
-// Run serves the ops API until ctx ends, then stops everything gracefully:
+// Run runs the chaos engine (if any) until ctx ends, then stops everything gracefully:
 // the gateway first so no new orders arrive, then the others in reverse
 // start order, so the order unit's relay can hand its outbox to Kafka.
 func (c *Cloud) Run(ctx context.Context) error {
-	opsDone := make(chan error, 1)
-	go func() { opsDone <- c.ops.Run(ctx) }()
+	chaosDone := make(chan error, 1)
+	if c.cfg.Chaos != nil {
+		// The engine removes every fault when ctx ends, before units stop.
+		go func() { chaosDone <- c.cfg.Chaos.Run(ctx) }()
+	} else {
+		chaosDone <- nil
+	}
 	<-ctx.Done()
+	chaosErr := <-chaosDone
 	c.stopAll()
-	return <-opsDone
+	return chaosErr
 }
 
 func (c *Cloud) stopAll() {
@@ -498,7 +550,13 @@ func (c *Cloud) Close() error {
 		f()
 	}
 	c.stopAll()
-	if c.ops != nil {
+	if c.cfg.Chaos != nil {
+		_ = c.cfg.Chaos.Close()
+	}
+	if c.opsCancel != nil {
+		c.opsCancel()
+		<-c.opsDone
+	} else if c.ops != nil {
 		_ = c.ops.Close()
 	}
 	if c.kafka != nil {

@@ -75,6 +75,9 @@ func newOpsServer(c *Cloud, addr string) (*opsServer, error) {
 		httpx.WriteJSON(w, http.StatusOK, map[string]any{"items": items})
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(c.gatherers(), promhttp.HandlerOpts{}))
+	if c.cfg.Chaos != nil {
+		mux.Handle("/ops/v1/chaos/", c.cfg.Chaos.Handler())
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, nil, errs.E(errs.NotFound, "no ops route %s %s", r.Method, r.URL.Path))
 	})

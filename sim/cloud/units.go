@@ -111,13 +111,13 @@ func (c *Cloud) buildMore(ctx context.Context, u *unitState, reg *metrics.Regist
 				return nil, err
 			}
 		}
-		brokers, err := c.kafkaFor(Order)
+		brokers, dialer, err := c.kafkaFor(Order)
 		if err != nil {
 			return nil, err
 		}
 		x, err := orderunit.New(ctx, orderunit.Config{GRPCAddr: grpcAddr, OpsAddr: opsAddr, DataDir: dir,
 			UserAddr: addrs[0], ProductAddr: addrs[1], PaymentAddr: addrs[2], KafkaBrokers: brokers, RecoveryGrace: c.cfg.RecoveryGrace},
-			orderunit.Deps{Log: log, Metrics: reg, ServerInterceptors: w.ServerInterceptors(Order), SQLDriver: w.SQLDriver(Order),
+			orderunit.Deps{Log: log, KafkaDialer: dialer, Metrics: reg, ServerInterceptors: w.ServerInterceptors(Order), SQLDriver: w.SQLDriver(Order),
 				ClientInterceptors: map[string][]grpc.UnaryClientInterceptor{
 					orderunit.TargetUser: w.ClientInterceptors(Order, User), orderunit.TargetProduct: w.ClientInterceptors(Order, Product),
 					orderunit.TargetPayment: w.ClientInterceptors(Order, Payment)}})
@@ -142,12 +142,12 @@ func (c *Cloud) buildProduct(ctx context.Context, u *unitState, reg *metrics.Reg
 }
 
 func (c *Cloud) buildNotification(ctx context.Context, u *unitState, reg *metrics.Registry, log *slog.Logger, dir, opsAddr string) (runner, error) {
-	brokers, err := c.kafkaFor(Notification)
+	brokers, dialer, err := c.kafkaFor(Notification)
 	if err != nil {
 		return nil, err
 	}
 	x, err := notificationunit.New(ctx, notificationunit.Config{OpsAddr: opsAddr, DataDir: dir, KafkaBrokers: brokers},
-		notificationunit.Deps{Log: log, Metrics: reg, SQLDriver: c.cfg.Wiring.SQLDriver(Notification)})
+		notificationunit.Deps{Log: log, KafkaDialer: dialer, Metrics: reg, SQLDriver: c.cfg.Wiring.SQLDriver(Notification)})
 	if err != nil {
 		return nil, err
 	}
@@ -160,13 +160,13 @@ func (c *Cloud) buildNotification(ctx context.Context, u *unitState, reg *metric
 }
 
 func (c *Cloud) buildAnalytics(ctx context.Context, u *unitState, reg *metrics.Registry, log *slog.Logger, dir, opsAddr string) (runner, error) {
-	brokers, err := c.kafkaFor(Analytics)
+	brokers, dialer, err := c.kafkaFor(Analytics)
 	if err != nil {
 		return nil, err
 	}
 	x, err := analyticsunit.New(ctx, analyticsunit.Config{OpsAddr: opsAddr, DataDir: dir, KafkaBrokers: brokers,
 		Window: c.cfg.AnalyticsWindow, IdleTimeout: c.cfg.AnalyticsIdle, Bucket: c.bucket, S3Endpoint: c.s3.URL, CreateBucket: true},
-		analyticsunit.Deps{Log: log, Metrics: reg, S3: c.s3Client(), SQLDriver: c.cfg.Wiring.SQLDriver(Analytics)})
+		analyticsunit.Deps{Log: log, KafkaDialer: dialer, Metrics: reg, S3: c.s3Client(), SQLDriver: c.cfg.Wiring.SQLDriver(Analytics)})
 	if err != nil {
 		return nil, err
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/shoplab/shoplab/services/api/events"
 	"github.com/shoplab/shoplab/services/platform/errs"
 	"github.com/shoplab/shoplab/services/platform/httpx"
+	"github.com/shoplab/shoplab/services/platform/kafkax"
 	"github.com/shoplab/shoplab/services/platform/logx"
 	"github.com/shoplab/shoplab/services/platform/metrics"
 	"github.com/shoplab/shoplab/services/platform/sqlitex"
@@ -57,6 +58,9 @@ type Deps struct {
 	Now       func() time.Time // nil means time.Now; drives arrival times, idleness and closed_at
 	S3        *s3.Client       // nil means built from Config
 	SQLDriver string           // "" means sqlitex.DriverName; chaos wraps it
+	// KafkaDialer, when set, carries every broker connection (wiring routes
+	// it through the unit's Kafka proxy); nil dials directly.
+	KafkaDialer kafkax.Dialer
 }
 
 // Unit is a running analytics unit.
@@ -152,7 +156,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Unit, error) {
 	}
 
 	m := app.NewMetrics(deps.Metrics)
-	u.pub = kafkaadapter.NewPublisher(cfg.KafkaBrokers, events.TopicAnalyticsResults)
+	u.pub = kafkaadapter.NewPublisher(cfg.KafkaBrokers, events.TopicAnalyticsResults, kafkax.WithDialer(deps.KafkaDialer))
 	u.relay = app.NewRelay(store, u.pub, arch, log, m, deps.Now, cfg.TickInterval)
 	u.proc, err = app.NewProcessor(ctx, app.ProcessorConfig{
 		Engine: []analytics.Option{
@@ -167,7 +171,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Unit, error) {
 		_ = u.Close()
 		return nil, err
 	}
-	u.consumer = kafkaadapter.NewConsumer(cfg.KafkaBrokers, cfg.Group, events.TopicOrders, u.proc, log)
+	u.consumer = kafkaadapter.NewConsumer(cfg.KafkaBrokers, cfg.Group, events.TopicOrders, u.proc, log, kafkax.WithDialer(deps.KafkaDialer))
 
 	u.ops, err = httpx.Listen(cfg.OpsAddr, ports.NewOpsHandler(log, deps.Metrics, u.Ready, store))
 	if err != nil {

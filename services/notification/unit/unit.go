@@ -22,6 +22,7 @@ import (
 	"github.com/shoplab/shoplab/services/notification/app"
 	"github.com/shoplab/shoplab/services/platform/errs"
 	"github.com/shoplab/shoplab/services/platform/httpx"
+	"github.com/shoplab/shoplab/services/platform/kafkax"
 	"github.com/shoplab/shoplab/services/platform/logx"
 	"github.com/shoplab/shoplab/services/platform/metrics"
 	"github.com/shoplab/shoplab/services/platform/sqlitex"
@@ -66,6 +67,9 @@ type Deps struct {
 	Metrics   *metrics.Registry // nil means a fresh registry for the unit
 	Now       func() time.Time  // nil means time.Now
 	SQLDriver string            // "" means sqlitex.DriverName; chaos wraps it
+	// KafkaDialer, when set, carries every broker connection (wiring routes
+	// it through the unit's Kafka proxy); nil dials directly.
+	KafkaDialer kafkax.Dialer
 }
 
 // Unit is the running notification unit.
@@ -142,6 +146,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *Unit, err error) {
 		MaxAttempts:     cfg.MaxAttempts,
 		RetryBackoff:    cfg.RetryBackoff,
 		MaxRetryBackoff: cfg.MaxRetryBackoff,
+		Dialer:          deps.KafkaDialer,
 	}, eventsource.Deps{
 		Handler: u.handler.Handle,
 		Log:     u.log,

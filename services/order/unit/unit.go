@@ -28,6 +28,7 @@ import (
 	"github.com/shoplab/shoplab/services/platform/errs"
 	"github.com/shoplab/shoplab/services/platform/grpcx"
 	"github.com/shoplab/shoplab/services/platform/httpx"
+	"github.com/shoplab/shoplab/services/platform/kafkax"
 	"github.com/shoplab/shoplab/services/platform/logx"
 	"github.com/shoplab/shoplab/services/platform/metrics"
 )
@@ -77,6 +78,7 @@ type Deps struct {
 	ServerInterceptors []grpc.UnaryServerInterceptor            // installed by wiring only (chaos L7)
 	ClientInterceptors map[string][]grpc.UnaryClientInterceptor // by target: "user", "product", "payment"
 	SQLDriver          string                                   // "" means sqlitex.DriverName; chaos wraps it
+	KafkaDialer        kafkax.Dialer                            // nil dials brokers directly; wiring routes through a proxy
 }
 
 // Unit is a running order unit.
@@ -205,7 +207,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Unit, error) {
 	if err != nil {
 		return nil, err
 	}
-	u.pub, err = kafka.NewPublisher(cfg.KafkaBrokers, "shoplab-order")
+	u.pub, err = kafka.NewPublisher(cfg.KafkaBrokers, "shoplab-order", kafkax.WithDialer(deps.KafkaDialer))
 	if err != nil {
 		return nil, err
 	}

@@ -29,8 +29,8 @@ const (
 	// order as FAILED: final for that Idempotency-Key, unlike Unavailable.
 	PaymentUnavailable    Code = "payment_unavailable"    // 503
 	DependencyUnavailable Code = "dependency_unavailable" // 503
-	DeadlineExceeded    Code = "deadline_exceeded"      // 504
-	Internal            Code = "internal"               // 500
+	DeadlineExceeded      Code = "deadline_exceeded"      // 504
+	Internal              Code = "internal"               // 500
 )
 
 // Error is an error with a code, an optional offending field and a cause.

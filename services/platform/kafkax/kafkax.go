@@ -5,6 +5,7 @@
 package kafkax
 
 import (
+	"net"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -31,9 +32,36 @@ func base(clientID string) *sarama.Config {
 	return c
 }
 
+// Dialer opens a client's broker connections (sarama's proxy.Dialer). The
+// embedded env passes one so that a unit's Kafka traffic, bootstrap and
+// advertised broker addresses alike, crosses that unit's own proxy.
+type Dialer interface {
+	Dial(network, addr string) (net.Conn, error)
+}
+
+// Option adjusts a config built here.
+type Option func(*sarama.Config)
+
+// WithDialer sends every broker connection through d; nil changes nothing.
+func WithDialer(d Dialer) Option {
+	return func(c *sarama.Config) {
+		if d != nil {
+			c.Net.Proxy.Enable = true
+			c.Net.Proxy.Dialer = d
+		}
+	}
+}
+
+func apply(c *sarama.Config, opts []Option) *sarama.Config {
+	for _, o := range opts {
+		o(c)
+	}
+	return c
+}
+
 // ProducerConfig is an idempotent, acks=all producer config for a
 // SyncProducer. Idempotence needs one in-flight request per connection.
-func ProducerConfig(clientID string) *sarama.Config {
+func ProducerConfig(clientID string, opts ...Option) *sarama.Config {
 	c := base(clientID)
 	c.Producer.Idempotent = true
 	c.Producer.RequiredAcks = sarama.WaitForAll
@@ -44,13 +72,13 @@ func ProducerConfig(clientID string) *sarama.Config {
 	c.Producer.Retry.Backoff = 200 * time.Millisecond
 	c.Producer.Timeout = 5 * time.Second
 	c.Producer.Partitioner = sarama.NewHashPartitioner // key = order id keeps an order's events in order
-	return c
+	return apply(c, opts)
 }
 
 // ConsumerConfig is a consumer-group config that starts at the oldest offset
 // and leaves committing to the caller (MarkMessage then Commit), so offsets
 // move only after the records were processed.
-func ConsumerConfig(clientID string) *sarama.Config {
+func ConsumerConfig(clientID string, opts ...Option) *sarama.Config {
 	c := base(clientID)
 	c.Consumer.Offsets.Initial = sarama.OffsetOldest
 	c.Consumer.Offsets.AutoCommit.Enable = false
@@ -61,5 +89,5 @@ func ConsumerConfig(clientID string) *sarama.Config {
 	c.Consumer.Group.Rebalance.Retry.Backoff = 500 * time.Millisecond
 	c.Consumer.Retry.Backoff = 500 * time.Millisecond
 	c.Consumer.MaxWaitTime = 250 * time.Millisecond
-	return c
+	return apply(c, opts)
 }

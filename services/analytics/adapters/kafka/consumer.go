@@ -38,14 +38,15 @@ type Consumer struct {
 	topic   string
 	sink    Sink
 	log     *slog.Logger
+	opts    []kafkax.Option
 
 	mu     sync.Mutex
 	active bool // a session holds partitions
 }
 
 // NewConsumer returns a consumer of topic in group.
-func NewConsumer(brokers []string, group, topic string, sink Sink, log *slog.Logger) *Consumer {
-	return &Consumer{brokers: brokers, group: group, topic: topic, sink: sink, log: log}
+func NewConsumer(brokers []string, group, topic string, sink Sink, log *slog.Logger, opts ...kafkax.Option) *Consumer {
+	return &Consumer{brokers: brokers, group: group, topic: topic, sink: sink, log: log, opts: opts}
 }
 
 // Ready reports whether a group session currently holds partitions.
@@ -67,7 +68,7 @@ func (c *Consumer) setActive(v bool) {
 // Run consumes until ctx ends.
 func (c *Consumer) Run(ctx context.Context) error {
 	for ctx.Err() == nil {
-		cg, err := sarama.NewConsumerGroup(c.brokers, c.group, kafkax.ConsumerConfig("analytics"))
+		cg, err := sarama.NewConsumerGroup(c.brokers, c.group, kafkax.ConsumerConfig("analytics", c.opts...))
 		if err != nil {
 			c.log.Warn("connect consumer group; will retry", "group", c.group, "error", err)
 			sleep(ctx, retryBackoff)

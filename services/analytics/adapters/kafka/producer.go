@@ -22,6 +22,8 @@ type Publisher struct {
 	brokers []string
 	topic   string
 
+	opts []kafkax.Option
+
 	mu       sync.Mutex
 	producer sarama.SyncProducer
 }
@@ -29,8 +31,8 @@ type Publisher struct {
 var _ app.Publisher = (*Publisher)(nil)
 
 // NewPublisher returns a publisher to topic.
-func NewPublisher(brokers []string, topic string) *Publisher {
-	return &Publisher{brokers: brokers, topic: topic}
+func NewPublisher(brokers []string, topic string, opts ...kafkax.Option) *Publisher {
+	return &Publisher{brokers: brokers, topic: topic, opts: opts}
 }
 
 // Publish implements app.Publisher. Sarama's own timeouts bound the send;
@@ -42,7 +44,7 @@ func (p *Publisher) Publish(ctx context.Context, start time.Time, body []byte) e
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.producer == nil {
-		sp, err := sarama.NewSyncProducer(p.brokers, kafkax.ProducerConfig("analytics"))
+		sp, err := sarama.NewSyncProducer(p.brokers, kafkax.ProducerConfig("analytics", p.opts...))
 		if err != nil {
 			return errs.Wrap(errs.Unavailable, err, "connect producer")
 		}

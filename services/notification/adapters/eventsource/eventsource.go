@@ -83,6 +83,7 @@ type Config struct {
 	RetryBackoff    time.Duration // first retry delay; doubles per consecutive failure
 	MaxRetryBackoff time.Duration // cap of the retry delay
 	InvokeTimeout   time.Duration // deadline of one invocation, like a Lambda function timeout
+	Dialer          kafkax.Dialer // nil dials brokers directly; wiring routes through a proxy
 }
 
 // Deps are the runner's handler and tools.
@@ -291,12 +292,12 @@ func (r *Runner) Run(ctx context.Context) error {
 // consume runs one connection to the cluster; connected says whether it
 // got as far as consuming.
 func (r *Runner) consume(ctx context.Context) (connected bool, err error) {
-	group, err := sarama.NewConsumerGroup(r.cfg.Brokers, r.cfg.Group, kafkax.ConsumerConfig(r.cfg.ClientID))
+	group, err := sarama.NewConsumerGroup(r.cfg.Brokers, r.cfg.Group, kafkax.ConsumerConfig(r.cfg.ClientID, kafkax.WithDialer(r.cfg.Dialer)))
 	if err != nil {
 		return false, fmt.Errorf("join consumer group %s: %w", r.cfg.Group, err)
 	}
 	defer group.Close()
-	producer, err := sarama.NewSyncProducer(r.cfg.Brokers, kafkax.ProducerConfig(r.cfg.ClientID+"-dlq"))
+	producer, err := sarama.NewSyncProducer(r.cfg.Brokers, kafkax.ProducerConfig(r.cfg.ClientID+"-dlq", kafkax.WithDialer(r.cfg.Dialer)))
 	if err != nil {
 		return false, fmt.Errorf("dead-letter producer: %w", err)
 	}

@@ -27,6 +27,7 @@ const (
 type Publisher struct {
 	brokers  []string
 	clientID string
+	opts     []kafkax.Option
 
 	mu       sync.Mutex
 	producer sarama.SyncProducer
@@ -36,7 +37,7 @@ type Publisher struct {
 var _ app.Publisher = (*Publisher)(nil)
 
 // NewPublisher returns a publisher to brokers; it connects on first use.
-func NewPublisher(brokers []string, clientID string) (*Publisher, error) {
+func NewPublisher(brokers []string, clientID string, opts ...kafkax.Option) (*Publisher, error) {
 	if len(brokers) == 0 {
 		return nil, errs.InvalidField("kafka_brokers", "at least one Kafka broker is required")
 	}
@@ -45,7 +46,7 @@ func NewPublisher(brokers []string, clientID string) (*Publisher, error) {
 			return nil, errs.InvalidField(fmt.Sprintf("kafka_brokers[%d]", i), "broker address is empty")
 		}
 	}
-	return &Publisher{brokers: brokers, clientID: clientID}, nil
+	return &Publisher{brokers: brokers, clientID: clientID, opts: opts}, nil
 }
 
 // Publish sends recs in one batch (sarama keeps per-partition order with one
@@ -65,7 +66,7 @@ func (p *Publisher) Publish(ctx context.Context, recs []app.OutboxRecord) ([]int
 		return nil, errs.Wrap(errs.Unavailable, err, "publish outbox")
 	}
 	if p.producer == nil {
-		prod, err := sarama.NewSyncProducer(p.brokers, kafkax.ProducerConfig(p.clientID))
+		prod, err := sarama.NewSyncProducer(p.brokers, kafkax.ProducerConfig(p.clientID, p.opts...))
 		if err != nil {
 			return nil, errs.Wrap(errs.Unavailable, err, "connect to Kafka")
 		}

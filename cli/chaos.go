@@ -1,0 +1,20 @@
+package cli
+
+import (
+	"context"
+	"errors"
+
+	"github.com/shoplab/shoplab/chaos/chaosctl"
+)
+
+// runChaos is `shoplab chaos list|add|remove|reset|targets`: faults by hand
+// against a running `shoplab up`, through its ops API. The command itself
+// lives in chaos/chaosctl, where it is tested against a real engine.
+func runChaos(ctx context.Context, e env, args []string) error {
+	err := chaosctl.Run(ctx, chaosctl.Env{Stdout: e.stdout, Stderr: e.stderr, Lookup: e.lookup}, args)
+	var ue *chaosctl.UsageError
+	if errors.As(err, &ue) {
+		return usageError("%v", ue.Err)
+	}
+	return err
+}

@@ -1,0 +1,96 @@
+// Package cli wires shoplab's commands: each parses its flags once, builds
+// typed configs and hands them to the packages that do the work.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+)
+
+// env is what a command sees of the world; tests swap every part.
+type env struct {
+	stdout, stderr io.Writer
+	lookup         func(string) (string, bool)
+}
+
+type command struct {
+	summary string
+	run     func(ctx context.Context, e env, args []string) error
+}
+
+func commands() map[string]command {
+	return map[string]command{
+		"serve":  {"run one unit: serve gateway|user|product|order|payment|notification|analytics", runServe},
+		"up":     {"run every unit in one process on the embedded local env", runUp},
+		"demo":   {"start the local env, drive a short workload, reconcile and print a verdict", runDemo},
+		"lambda": {"run a unit under the AWS Lambda runtime: lambda notification", runLambda},
+		"hpa":    {"the HorizontalPodAutoscaler twin: hpa replay|simulate|check", runHPA},
+		"chaos":  {"inject faults into a running `shoplab up`: chaos list|add|remove|reset|targets", runChaos},
+	}
+}
+
+// exitError carries a process exit code other than 1.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// ExitCode returns the exit code an error asks for, if any.
+func ExitCode(err error) (int, bool) {
+	var e *exitError
+	if errors.As(err, &e) {
+		return e.code, true
+	}
+	return 0, false
+}
+
+// usageError is a bad command line: exit code 2.
+func usageError(format string, args ...any) error {
+	return &exitError{code: 2, err: fmt.Errorf(format, args...)}
+}
+
+// Run runs the command named in args[1:].
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	e := env{stdout: stdout, stderr: stderr, lookup: os.LookupEnv}
+	return run(ctx, e, args)
+}
+
+func run(ctx context.Context, e env, args []string) error {
+	cmds := commands()
+	if len(args) < 2 || args[1] == "help" || args[1] == "-h" || args[1] == "--help" {
+		usage(e.stdout, cmds)
+		if len(args) < 2 {
+			return usageError("no command given")
+		}
+		return nil
+	}
+	c, ok := cmds[args[1]]
+	if !ok {
+		usage(e.stderr, cmds)
+		return usageError("unknown command %q", args[1])
+	}
+	return c.run(ctx, e, args[2:])
+}
+
+func usage(w io.Writer, cmds map[string]command) {
+	names := make([]string, 0, len(cmds))
+	for n := range cmds {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	b.WriteString("shoplab: a local-first simulation and chaos testbed for an e-commerce platform\n\nUsage: shoplab <command> [flags]\n\nCommands:\n")
+	for _, n := range names {
+		fmt.Fprintf(&b, "  %-8s %s\n", n, cmds[n].summary)
+	}
+	b.WriteString("\nRun `shoplab <command> -h` for a command's flags.\n")
+	_, _ = io.WriteString(w, b.String())
+}

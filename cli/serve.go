@@ -1,0 +1,137 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/shoplab/shoplab/services/platform/config"
+	"github.com/shoplab/shoplab/services/platform/logx"
+	"github.com/shoplab/shoplab/services/platform/metrics"
+	"github.com/shoplab/shoplab/services/user"
+
+	gatewayunit "github.com/shoplab/shoplab/services/gateway/unit"
+	orderunit "github.com/shoplab/shoplab/services/order/unit"
+	paymentunit "github.com/shoplab/shoplab/services/payment/unit"
+	productunit "github.com/shoplab/shoplab/services/product/unit"
+	userunit "github.com/shoplab/shoplab/services/user/unit"
+)
+
+// serveFlags are the settings every `serve <unit>` takes. Defaults match the
+// container ports the Kubernetes manifests expose; each flag can also come
+// from SHOPLAB_<FLAG> (e.g. SHOPLAB_KAFKA_BROKERS).
+type serveFlags struct {
+	env, logLevel, grpcAddr, httpAddr, opsAddr, dataDir, databaseURL string
+	kafkaBrokers, userAddr, productAddr, orderAddr, paymentAddr      string
+	jwtKey                                                           string
+	processorLatency, window                                         time.Duration
+	catalogSeed                                                      int64
+}
+
+func runServe(ctx context.Context, e env, args []string) error {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		return usageError("usage: shoplab serve <gateway|user|product|order|payment|notification|analytics> [flags]")
+	}
+	name := args[0]
+	fs := flag.NewFlagSet("shoplab serve "+name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	var f serveFlags
+	fs.StringVar(&f.env, "env", "local", "environment name, for logs (local, host, compose, aws-dev, aws-prod)")
+	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&f.grpcAddr, "grpc-addr", ":9090", "gRPC listen address")
+	fs.StringVar(&f.httpAddr, "http-addr", ":8080", "REST listen address (gateway)")
+	fs.StringVar(&f.opsAddr, "ops-addr", ":8081", "ops listen address: /healthz /readyz /metrics")
+	fs.StringVar(&f.dataDir, "data-dir", "/tmp/shoplab", "directory of the unit's SQLite database")
+	fs.StringVar(&f.databaseURL, "database-url", "", "relational store URL; empty or sqlite: means SQLite in -data-dir")
+	fs.StringVar(&f.kafkaBrokers, "kafka-brokers", "localhost:9092", "comma-separated Kafka bootstrap brokers")
+	fs.StringVar(&f.userAddr, "user-addr", "user:9090", "gRPC address of the user unit")
+	fs.StringVar(&f.productAddr, "product-addr", "product:9090", "gRPC address of the product unit")
+	fs.StringVar(&f.orderAddr, "order-addr", "order:9090", "gRPC address of the order unit")
+	fs.StringVar(&f.paymentAddr, "payment-addr", "payment:9090", "gRPC address of the payment unit")
+	fs.StringVar(&f.jwtKey, "jwt-key", "", "HS256 signing key of the gateway, at least 32 bytes")
+	fs.DurationVar(&f.processorLatency, "processor-latency", 0, "simulated card processor latency (payment)")
+	fs.Int64Var(&f.catalogSeed, "catalog-seed", 1, "seed of the generated catalog (product)")
+	fs.DurationVar(&f.window, "analytics-window", time.Minute, "analytics tumbling window size")
+	if err := config.Parse(fs, args[1:], e.lookup); err != nil {
+		return usageError("%v", err)
+	}
+	if f.databaseURL != "" && !strings.HasPrefix(f.databaseURL, "sqlite:") {
+		return usageError("-database-url %q: only SQLite is implemented so far (PostgreSQL adapters are planned for the host env)", redact(f.databaseURL))
+	}
+	log := logx.New(e.stderr, f.logLevel).With("unit", name, "env", f.env)
+	reg := metrics.New(name, true)
+	r, err := buildServed(ctx, name, f, log, reg)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	log.Info("serving", "grpc", f.grpcAddr, "ops", f.opsAddr)
+	return r.Run(ctx)
+}
+
+// served is a unit's composition root as `serve` drives it.
+type served interface {
+	Run(ctx context.Context) error
+	Close() error
+}
+
+func buildServed(ctx context.Context, name string, f serveFlags, log *slog.Logger, reg *metrics.Registry) (served, error) {
+	brokers := splitList(f.kafkaBrokers)
+	switch name {
+	case "user":
+		return userunit.New(ctx, userunit.Config{GRPCAddr: f.grpcAddr, OpsAddr: f.opsAddr, DataDir: f.dataDir, Argon2: user.DefaultArgon2},
+			userunit.Deps{Log: log, Metrics: reg})
+	case "product":
+		return productunit.New(ctx, productunit.Config{GRPCAddr: f.grpcAddr, OpsAddr: f.opsAddr, DataDir: f.dataDir, CatalogSeed: f.catalogSeed},
+			productunit.Deps{Log: log, Metrics: reg})
+	case "payment":
+		return paymentunit.New(ctx, paymentunit.Config{GRPCAddr: f.grpcAddr, OpsAddr: f.opsAddr, DataDir: f.dataDir, ProcessorLatency: f.processorLatency},
+			paymentunit.Deps{Log: log, Metrics: reg})
+	case "order":
+		return orderunit.New(ctx, orderunit.Config{GRPCAddr: f.grpcAddr, OpsAddr: f.opsAddr, DataDir: f.dataDir,
+			UserAddr: f.userAddr, ProductAddr: f.productAddr, PaymentAddr: f.paymentAddr, KafkaBrokers: brokers},
+			orderunit.Deps{Log: log, Metrics: reg, ClientInterceptors: map[string][]grpc.UnaryClientInterceptor{}})
+	case "gateway":
+		if len(f.jwtKey) < 32 {
+			return nil, usageError("gateway needs -jwt-key (or SHOPLAB_JWT_KEY) of at least 32 bytes")
+		}
+		return gatewayunit.New(ctx, gatewayunit.Config{HTTPAddr: f.httpAddr, OpsAddr: f.opsAddr,
+			UserAddr: f.userAddr, ProductAddr: f.productAddr, OrderAddr: f.orderAddr, JWTKey: []byte(f.jwtKey)},
+			gatewayunit.Deps{Log: log, Metrics: reg})
+	}
+	return buildServedMore(ctx, name, f, log, reg, brokers)
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// redact hides the credentials of a URL in messages.
+func redact(u string) string {
+	if i := strings.Index(u, "@"); i > 0 {
+		if j := strings.Index(u, "://"); j > 0 && j < i {
+			return u[:j+3] + "***" + u[i:]
+		}
+	}
+	return u
+}
+
+var errUnknownUnit = errors.New("unknown unit")
+
+func unknownUnit(name string) error {
+	return usageError("%w %q: want gateway, user, product, order, payment, notification or analytics", errUnknownUnit, name)
+}
+
+var _ = fmt.Sprint
