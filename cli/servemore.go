@@ -47,4 +47,3 @@ func runLambda(ctx context.Context, e env, args []string) error {
 	}
 	return lambdamain.StartLambda(ctx, cfg)
 }
-

@@ -281,6 +281,10 @@ func (sd *stepDemand) at(t time.Duration) Demand {
 	return sd.values[sd.next]
 }
 
+// Summary returns the step as a replay reports it: the scale, the metrics
+// the controller read and the reason it gave.
+func (s Step) Summary() ReplayStep { return replayStep(s) }
+
 func replayStep(s Step) ReplayStep {
 	d := s.Decision
 	rs := ReplayStep{

@@ -119,6 +119,11 @@ func (t *Twin) SyncPeriod() time.Duration { return t.ctrl.cfg.SyncPeriod }
 // Replicas returns the workload's current scale.
 func (t *Twin) Replicas() int32 { return t.sim.Replicas() }
 
+// Ready returns how many pods are Ready at now (time since the simulation
+// started). Pods turn Ready whenever their startup ends, between syncs, so a
+// driver that models the load in finer steps than the sync period asks here.
+func (t *Twin) Ready(now time.Duration) int { return t.sim.Ready(epoch.Add(now)) }
+
 // Step runs the controller's sync at now (time since the simulation
 // started) with the workload under demand d, and applies its decision.
 // Each call must be later than the previous one.
