@@ -76,9 +76,32 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// serialLauncher serves moto's app on one thread. moto_server's own
+// launcher serves each request on a thread of its own, and moto evaluates a
+// conditional write and applies it without a lock, so two concurrent
+// conditional PutItems can both win, which DynamoDB never allows. One
+// thread makes moto as atomic as the service it stands in for, so the
+// contract suite tests the adapter instead of moto's races.
+const serialLauncher = `import sys
+from werkzeug.serving import run_simple
+from moto.server import DomainDispatcherApplication, create_backend_app
+run_simple(sys.argv[1], int(sys.argv[2]), DomainDispatcherApplication(create_backend_app), threaded=False)`
+
+// motoCommand runs moto on one thread when python3 can import it (the
+// moto_server on PATH may be a pyenv shim, so its script names no
+// interpreter), else moto_server itself.
+func motoCommand(bin string, port int) *exec.Cmd {
+	if py, err := exec.LookPath("python3"); err == nil {
+		if exec.Command(py, "-c", "import moto.server, werkzeug.serving").Run() == nil {
+			return exec.Command(py, "-c", serialLauncher, "127.0.0.1", strconv.Itoa(port))
+		}
+	}
+	return exec.Command(bin, "-p", strconv.Itoa(port), "-H", "127.0.0.1")
+}
+
 func startMoto(tb testing.TB, bin string, port int) (*Moto, string, error) {
 	out := &syncBuffer{}
-	cmd := exec.Command(bin, "-p", strconv.Itoa(port), "-H", "127.0.0.1")
+	cmd := motoCommand(bin, port)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		return nil, "", err
