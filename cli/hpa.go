@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/shoplab/shoplab/profiles"
+	"github.com/shoplab/shoplab/scenarios"
 	"github.com/shoplab/shoplab/services/platform/config"
 	"github.com/shoplab/shoplab/services/platform/errs"
 	"github.com/shoplab/shoplab/sim/hpa"
@@ -33,7 +35,8 @@ Commands:
   simulate [flags] <scenario.yaml>     simulate the overlay's Deployments under a scenario's load;
                                        writes timeline.json and report.html
   check [flags] [scenario.yaml|dir...] simulate every scenario with an hpa: section and check it
-                                       (default: scenarios/); exit 1 if an expectation breaks
+                                       (default: scenarios/, or the built-in ones); exit 1 if
+                                       an expectation breaks, 2 if a file is invalid
 
 Run 'shoplab hpa <command> -h' for its flags; docs/hpa-twin.md explains the model.
 `
@@ -181,7 +184,7 @@ func runHPACheck(ctx context.Context, e env, args []string) error {
 	f.register(fs, "")
 	junit := fs.String("junit", "hpa-junit.xml", "JUnit XML file to write")
 	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "Usage: shoplab hpa check [flags] [scenario.yaml|dir...]\n\nSimulates each scenario with an hpa: section (default: every one in scenarios/)\nand checks its expectations. Exit status 1 if any breaks, 2 if a file is invalid.\nWith -out, writes each scenario's timeline.json and report.html under <out>/<name>/.\n\nFlags:")
+		fmt.Fprintln(e.stderr, "Usage: shoplab hpa check [flags] [scenario.yaml|dir...]\n\nSimulates each scenario with an hpa: section (default: every one in scenarios/,\nor those built into the binary outside a checkout) and checks its expectations.\nExit status 1 if any breaks, 2 if a file is invalid. With -out, writes each\nscenario's timeline.json and report.html under <out>/<name>/.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterleaved(fs, args, e.lookup)
@@ -192,19 +195,20 @@ func runHPACheck(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	files, explicit, err := scenarioFiles(pos)
+	sources, err := scenarioSources(pos)
 	if err != nil {
 		return err
 	}
 
 	var suites []report.Suite
 	invalid := 0
-	for _, path := range files {
+	for _, src := range sources {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		path := src.path
 		suite := report.Suite{Name: strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)), File: path}
-		s, err := spec.Load(path)
+		s, err := src.load()
 		if err != nil {
 			suite.Err = err
 			suites = append(suites, suite)
@@ -213,7 +217,7 @@ func runHPACheck(ctx context.Context, e env, args []string) error {
 		}
 		suite.Name = s.Name
 		if len(s.HPA) == 0 {
-			if explicit[path] {
+			if src.explicit {
 				suite.Err = errs.InvalidField("hpa", "%s has no hpa: section to check", path)
 				suites = append(suites, suite)
 				invalid++
@@ -237,7 +241,7 @@ func runHPACheck(ctx context.Context, e env, args []string) error {
 		suites = append(suites, suite)
 	}
 	if len(suites) == 0 {
-		return usageError("hpa check: no scenario with an hpa: section in %s", strings.Join(pos, " "))
+		return usageError("hpa check: no scenario with an hpa: section among %d files", len(sources))
 	}
 
 	if err := report.Table(e.stdout, suites); err != nil {
@@ -253,7 +257,11 @@ func runHPACheck(ctx context.Context, e env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "\n%d scenarios, %d expectations, %d broken, %d invalid files; wrote %s\n", len(suites), total, failed, invalid, *junit)
 	for _, s := range suites {
-		if s.Err != nil {
+		switch {
+		case s.Err == nil:
+		case strings.Contains(s.Err.Error(), s.File):
+			fmt.Fprintln(e.stderr, s.Err) // the scenario loader names the file and line
+		default:
 			fmt.Fprintf(e.stderr, "%s: %v\n", s.File, s.Err)
 		}
 	}
@@ -266,35 +274,67 @@ func runHPACheck(ctx context.Context, e env, args []string) error {
 	return nil
 }
 
-// scenarioFiles expands the arguments of check: files as given, the *.yaml
-// of a directory, scenarios/ when there is none. explicit marks the files
-// named one by one, which must have an hpa section.
-func scenarioFiles(args []string) (files []string, explicit map[string]bool, err error) {
-	explicit = map[string]bool{}
+// scenarioSource is one scenario file check reads.
+type scenarioSource struct {
+	path string
+	// explicit marks a file named on its own: it must have an hpa section.
+	explicit bool
+	load     func() (*spec.Scenario, error)
+}
+
+// scenarioSources expands the arguments of check: files as given, the
+// *.yaml of a directory. With none, scenarios/ of the working directory,
+// or, outside a checkout, the scenarios built into the binary.
+func scenarioSources(args []string) ([]scenarioSource, error) {
 	if len(args) == 0 {
+		if st, err := os.Stat("scenarios"); err != nil || !st.IsDir() {
+			return embeddedScenarios()
+		}
 		args = []string{"scenarios"}
 	}
+	fromDisk := func(path string, explicit bool) scenarioSource {
+		return scenarioSource{path: path, explicit: explicit, load: func() (*spec.Scenario, error) { return spec.Load(path) }}
+	}
+	var out []scenarioSource
 	for _, a := range args {
 		st, err := os.Stat(a)
 		if err != nil {
-			if errors.Is(err, os.ErrNotExist) && len(args) == 1 && a == "scenarios" {
-				return nil, nil, usageError("hpa check: no scenarios/ directory here; name the scenario files or directories")
-			}
-			return nil, nil, usageError("hpa check: %v", err)
+			return nil, usageError("hpa check: %v", err)
 		}
 		if !st.IsDir() {
-			files = append(files, a)
-			explicit[a] = true
+			out = append(out, fromDisk(a, true))
 			continue
 		}
 		matches, err := filepath.Glob(filepath.Join(a, "*.yaml"))
 		if err != nil {
-			return nil, nil, usageError("hpa check: %v", err)
+			return nil, usageError("hpa check: %v", err)
 		}
 		slices.Sort(matches)
-		files = append(files, matches...)
+		for _, m := range matches {
+			out = append(out, fromDisk(m, false))
+		}
 	}
-	return files, explicit, nil
+	return out, nil
+}
+
+func embeddedScenarios() ([]scenarioSource, error) {
+	names, err := fs.Glob(scenarios.Files, "*.yaml")
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(names)
+	out := make([]scenarioSource, 0, len(names))
+	for _, n := range names {
+		path := "scenarios/" + n + " (built in)"
+		out = append(out, scenarioSource{path: path, load: func() (*spec.Scenario, error) {
+			data, err := fs.ReadFile(scenarios.Files, n)
+			if err != nil {
+				return nil, err
+			}
+			return spec.Parse(path, data)
+		}})
+	}
+	return out, nil
 }
 
 func writeReports(dir string, tl *platform.Timeline, outcomes []platform.Outcome) error {

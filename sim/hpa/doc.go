@@ -17,4 +17,10 @@
 //     Step per sync period; Replay runs a Twin over a recorded demand.
 //
 // Nothing here reads the wall clock: every time comes from the caller.
+//
+// Around it: package model holds the cost profile, the journeys' call graph
+// and the queueing estimate; package platform drives one Twin per
+// Deployment of a rendered overlay under a scenario's load and checks the
+// scenario's hpa expectations; package report writes the HTML report and
+// the JUnit file (`shoplab hpa simulate` and `check`).
 package hpa
