@@ -16,10 +16,10 @@ func main() {
 	err := cli.Run(ctx, os.Args, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
+		fmt.Fprintln(os.Stderr, "shoplab:", err)
 		if code, ok := cli.ExitCode(err); ok {
 			os.Exit(code)
 		}
-		fmt.Fprintln(os.Stderr, "shoplab:", err)
 		os.Exit(1)
 	}
 }

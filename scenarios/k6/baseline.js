@@ -30,8 +30,8 @@
 //     4xx the journey does not expect (402 in declined_checkout, 409 for
 //     stock, the 401 before a re-login are expected);
 //   - latency is http_req_duration, the request alone; the simulator measures
-//     from the intended start of the iteration, which also counts time spent
-//     waiting for a free VU.
+//     each request from its intended start, so time spent waiting to be sent
+//     counts there too.
 // Approximations in this scenario:
 //   - probe keeps-up: k6 divides http_reqs by the whole test's duration, setup
 //     and the graceful stop included, so throughput reads a little low.

@@ -41,8 +41,8 @@
 //     4xx the journey does not expect (402 in declined_checkout, 409 for
 //     stock, the 401 before a re-login are expected);
 //   - latency is http_req_duration, the request alone; the simulator measures
-//     from the intended start of the iteration, which also counts time spent
-//     waiting for a free VU.
+//     each request from its intended start, so time spent waiting to be sent
+//     counts there too.
 //
 // Not checked by k6: the invariants (no_lost_orders, no_duplicate_charges,
 // one_email_per_order, stock_consistent, analytics_reconciles) need

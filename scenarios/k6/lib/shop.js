@@ -20,7 +20,10 @@
 //
 // What differs: the random streams are this file's (mulberry32 seeded per
 // iteration index), not Go's PCG, so the same seed gives the same sequence
-// run after run in k6, but not the Go simulator's sequence.
+// run after run in k6, but not the Go simulator's sequence. And k6 numbers
+// only the iterations it starts, so in a run that drops some, the later
+// iterations draw what the dropped ones would have (the simulator draws
+// for dropped iterations too, and its sequence does not shift).
 //
 // Kept to the JavaScript k6's runtime (goja) runs: ES2017, no optional
 // chaining, no Unicode property escapes.

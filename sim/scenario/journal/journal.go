@@ -119,6 +119,10 @@ type LoadSummary struct {
 	Orders    int     `json:"orders"`    // order attempts in the client ledger
 	Seconds   float64 `json:"seconds"`   // how long the load really ran
 	PeakRate  float64 `json:"peak_rate"` // highest scheduled arrival rate, it/s
+
+	Outcomes map[string]int `json:"outcomes"` // order attempts by client-seen outcome: created, declined, rejected, unknown
+	Emails   int            `json:"emails"`   // emails in the mailbox after settling
+	Windows  int            `json:"windows"`  // closed analytics windows after settling
 }
 
 // OK reports whether every probe, recovery probe and invariant held and

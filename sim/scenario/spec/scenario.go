@@ -488,6 +488,21 @@ func (s *Scenario) Phases(grace time.Duration) []PhaseSpan {
 	return spans
 }
 
+// DefaultAfterGrace is AfterGrace of an unscaled scenario without recovery probes.
+const DefaultAfterGrace = 5 * time.Second
+
+// AfterGrace is how long after the last fault ends the "after" phase
+// starts, the grace the runner and the k6 scripts both pass to Phases: the
+// longest recovery deadline, or DefaultAfterGrace scaled with the scenario,
+// and at least ScaleFloor.
+func (s *Scenario) AfterGrace() time.Duration {
+	g := time.Duration(float64(DefaultAfterGrace) * s.ScaleFactor())
+	for i := range s.Recovery {
+		g = max(g, s.Recovery[i].Within.Std())
+	}
+	return max(g, ScaleFloor)
+}
+
 // LastFaultEnd is when the last fault ends, the origin of recovery
 // deadlines; ok is false without faults.
 func (s *Scenario) LastFaultEnd() (end time.Duration, ok bool) {

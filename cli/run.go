@@ -1,0 +1,101 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/shoplab/shoplab/services/platform/config"
+	"github.com/shoplab/shoplab/sim/scenario"
+	"github.com/shoplab/shoplab/sim/scenario/spec"
+)
+
+// runRun is `shoplab run <scenario.yaml>...`: exit 0 for pass, 1 for fail,
+// 2 for an invalid file or usage. With --check-expect a scenario "passes"
+// when its verdict equals its `expect`, which is how CI runs the library.
+func runRun(ctx context.Context, e env, args []string) error {
+	fs := flag.NewFlagSet("shoplab run", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	out := fs.String("out", "", "directory for journal.json, report.html and junit.xml (default shoplab-runs/<name>-<timestamp>)")
+	seed := fs.Int64("seed", -1, "override the scenario's seed")
+	short := fs.Bool("short", false, fmt.Sprintf("scale every time in the file by %g (for CI)", scenario.ShortFactor))
+	checkExpect := fs.Bool("check-expect", false, "succeed when each verdict equals the scenario's expect (pass or fail)")
+	if err := config.Parse(fs, args, e.lookup); err != nil {
+		return usageError("%v", err)
+	}
+	if fs.NArg() == 0 {
+		return usageError("usage: shoplab run <scenario.yaml>... [--out DIR] [--seed N] [--short] [--check-expect]")
+	}
+	var scenarios []*spec.Scenario
+	for _, path := range fs.Args() {
+		s, err := spec.Load(path)
+		if err != nil {
+			return &exitError{code: 2, err: err}
+		}
+		scenarios = append(scenarios, s)
+	}
+	if *out != "" && len(scenarios) > 1 {
+		return usageError("--out takes one scenario; without it each run gets its own directory under shoplab-runs/")
+	}
+	var failed []string
+	for _, s := range scenarios {
+		o := scenario.Options{Short: *short, Progress: e.stdout, TTY: isTerminal(e.stdout)}
+		if *seed >= 0 {
+			v := uint64(*seed)
+			o.Seed = &v
+		}
+		o.OutDir = *out
+		if o.OutDir == "" {
+			o.OutDir = filepath.Join("shoplab-runs", fmt.Sprintf("%s-%s", s.Name, time.Now().Format("20060102-150405")))
+		}
+		logPath := filepath.Join(o.OutDir, "units.log")
+		if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
+			return err
+		}
+		logFile, err := os.Create(logPath)
+		if err != nil {
+			return err
+		}
+		o.UnitLog = logFile
+		j, err := scenario.Run(ctx, s, o)
+		_ = logFile.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", s.Name, err)
+		}
+		scenario.Summary(e.stdout, j)
+		fmt.Fprintf(e.stdout, "  report   %s\n", filepath.Join(o.OutDir, "report.html"))
+		ok := j.Verdict == "pass"
+		if *checkExpect {
+			ok = j.Verdict == j.Expected
+			if !ok {
+				fmt.Fprintf(e.stdout, "  ! verdict %s differs from expect %s\n", j.Verdict, j.Expected)
+			}
+		}
+		if !ok {
+			failed = append(failed, s.Name)
+		}
+	}
+	if len(scenarios) > 1 {
+		fmt.Fprintf(e.stdout, "\n%d scenario(s), %d as expected, %d not\n", len(scenarios), len(scenarios)-len(failed), len(failed))
+	}
+	if len(failed) > 0 {
+		what := "failed"
+		if *checkExpect {
+			what = "did not get their expected verdict"
+		}
+		return &exitError{code: 1, err: fmt.Errorf("%s %s", strings.Join(failed, ", "), what)}
+	}
+	return nil
+}
+
+// isTerminal reports whether w is a terminal, for the live progress line.
+func isTerminal(w any) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
