@@ -15,6 +15,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"sync"
 	"time"
@@ -343,7 +344,10 @@ func (c *Cloud) startUnit(ctx context.Context, u *unitState) error {
 	u.r, u.cancel, u.done = r, cancel, done
 	c.mu.Unlock()
 	go func() {
-		err := r.Run(runCtx)
+		// Every goroutine the unit starts inherits this label, so a CPU
+		// profile of the whole process splits by unit (shoplab calibrate).
+		var err error
+		pprof.Do(runCtx, pprof.Labels("unit", u.name), func(ctx context.Context) { err = r.Run(ctx) })
 		if err != nil && !errors.Is(err, context.Canceled) {
 			c.log.Error("unit stopped with an error", "unit", u.name, "error", err)
 		}

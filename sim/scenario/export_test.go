@@ -1,0 +1,4 @@
+package scenario
+
+// Observe exposes observe to the tests.
+var Observe = observe
