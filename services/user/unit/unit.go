@@ -133,25 +133,7 @@ func (u *Unit) Ready(ctx context.Context) error {
 // gracefully, cutting off calls still running after 5 s.
 func (u *Unit) Run(ctx context.Context) error {
 	u.log.InfoContext(ctx, "user unit serving", "grpc", u.GRPCAddr(), "ops", u.OpsAddr())
-	opsCtx, stopOps := context.WithCancel(ctx)
-	defer stopOps()
-	errc := make(chan error, 2)
-	go func() { errc <- u.grpc.Serve(u.grpcLn) }()
-	go func() { errc <- u.ops.Run(opsCtx) }()
-	var err error
-	received := 0
-	select {
-	case <-ctx.Done():
-	case err = <-errc: // a server failed, or Close stopped it
-		received++
-	}
-	stopOps()
-	stopGracefully(u.grpc, gracePeriod)
-	for ; received < cap(errc); received++ {
-		if e := <-errc; err == nil {
-			err = e
-		}
-	}
+	err := grpcx.Serve(ctx, u.grpc, u.grpcLn, u.ops, gracePeriod)
 	if err != nil {
 		return fmt.Errorf("user unit: %w", err)
 	}
@@ -178,21 +160,4 @@ func (u *Unit) Close() error {
 		}
 	})
 	return err
-}
-
-// stopGracefully lets in-flight calls finish, but no longer than grace.
-func stopGracefully(s *grpc.Server, grace time.Duration) {
-	done := make(chan struct{})
-	go func() {
-		s.GracefulStop()
-		close(done)
-	}()
-	t := time.NewTimer(grace)
-	defer t.Stop()
-	select {
-	case <-done:
-	case <-t.C:
-		s.Stop()
-		<-done
-	}
 }
