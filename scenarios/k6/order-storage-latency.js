@@ -3,7 +3,7 @@
 // scenarios/k6 with `shoplab k6 --all` (or go generate ./sim/k6).
 //
 // order-storage-latency (seed 19, expect pass): Every SQL operation of the
-// order unit's store takes 30 ms more (+/- 10 ms) for 30 s: a slow disk under
+// order unit's store takes 10 ms more (+/- 5 ms) for 30 s: a slow disk under
 // the orders table and the outbox. Checkouts get slower but stay inside a
 // looser SLO and do not fail; once the disk is fast again checkout latency is
 // back to normal within 20 s, and the outbox still publishes every paid order
@@ -21,10 +21,10 @@
 // Fault timeline, from the start of the load (teardown removes every fault,
 // also after an abort or a first Ctrl-C):
 //   30s-1m0s    slow-order-disk: storage_latency on order: ops API jitter
-//                 10ms, latency 30ms
+//                 5ms, latency 10ms
 //
 // Phases, by each request's start: before 0s-30s, during 30s-1m0s, recovering
-// 1m0s-1m20s, after 1m20s-1m30s. "after" starts 20s after the last fault ends
+// 1m0s-1m5s, after 1m5s-1m30s. "after" starts 5s after the last fault ends
 // (the grace).
 //
 // From the verdict of `shoplab run` to k6 thresholds:
@@ -73,8 +73,8 @@ const SHOP = {
   phases: [
     { phase: 'before', from: 0, to: 30000 },
     { phase: 'during', from: 30000, to: 60000 },
-    { phase: 'recovering', from: 60000, to: 80000 },
-    { phase: 'after', from: 80000, to: 90000 },
+    { phase: 'recovering', from: 60000, to: 65000 },
+    { phase: 'after', from: 65000, to: 90000 },
   ],
   recovery: [{ tag: 'recovery_checkout_p95_recovers', from: 80000 }],
   requestTimeout: '10s',
@@ -95,7 +95,7 @@ const FAULTS = [
         name: 'slow-order-disk',
         target: 'order',
         type: 'storage_latency',
-        attributes: { jitter: '10ms', latency: '30ms' },
+        attributes: { jitter: '5ms', latency: '10ms' },
         duration: '30s',
       },
     ],
