@@ -396,7 +396,9 @@ func (r *runState) summarise(res *load.Result) {
 		if sp.From >= total {
 			continue
 		}
-		spans[sp.Phase] = append(spans[sp.Phase], load.Range{From: sp.From, To: min(sp.To, total)})
+		if rg, ok := inward(sp.From, min(sp.To, total)); ok {
+			spans[sp.Phase] = append(spans[sp.Phase], rg)
+		}
 		j.Phases = append(j.Phases, journal.Phase{Name: string(sp.Phase), From: seconds(sp.From), To: seconds(min(sp.To, total))})
 	}
 	spans[spec.PhaseContinuous] = []load.Range{{From: 0, To: total}}
@@ -442,7 +444,8 @@ func (r *runState) summarise(res *load.Result) {
 		// Recovered at the first second from which the metric, over a
 		// short sliding window, is back inside its bound.
 		win := min(5*time.Second, max(rp.Within.Std(), time.Second))
-		for at := end; at+win <= total; at += time.Second {
+		start, _ := inward(end, end+time.Second) // the first whole second after the fault
+		for at := start.From; at+win <= total; at += time.Second {
 			v, ok := observe(&rp.Threshold, res.Window(at, at+win))
 			if ok && rp.Holds(v) {
 				after := seconds(at - end)
@@ -460,6 +463,18 @@ func (r *runState) summarise(res *load.Result) {
 		}
 		j.Recovery = append(j.Recovery, rr)
 	}
+}
+
+// inward rounds [from, to) inward to whole seconds, the stats' resolution,
+// so a phase never takes in a second that belongs to its neighbour (the
+// first second of a fault must not count as "before"). ok is false when no
+// whole second is left.
+func inward(from, to time.Duration) (load.Range, bool) {
+	f, t := from.Truncate(time.Second), to.Truncate(time.Second)
+	if f < from {
+		f += time.Second
+	}
+	return load.Range{From: f, To: t}, f < t
 }
 
 // reconcile waits until the invariants hold or the settle deadline passes,

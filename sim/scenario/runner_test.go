@@ -131,3 +131,23 @@ func TestObserve(t *testing.T) {
 		t.Error("an empty range must have no data, not a zero latency")
 	}
 }
+
+func TestInwardKeepsPhasesApart(t *testing.T) {
+	ms := time.Millisecond
+	tests := []struct {
+		from, to time.Duration
+		want     load.Range
+		ok       bool
+	}{
+		{0, 7500 * ms, load.Range{From: 0, To: 7 * time.Second}, true},
+		{7500 * ms, 10 * time.Second, load.Range{From: 8 * time.Second, To: 10 * time.Second}, true},
+		{2 * time.Second, 3 * time.Second, load.Range{From: 2 * time.Second, To: 3 * time.Second}, true},
+		{2100 * ms, 2900 * ms, load.Range{}, false},
+	}
+	for _, tt := range tests {
+		got, ok := scenario.Inward(tt.from, tt.to)
+		if ok != tt.ok || (ok && got != tt.want) {
+			t.Errorf("inward(%v, %v) = %v, %v; want %v, %v", tt.from, tt.to, got, ok, tt.want, tt.ok)
+		}
+	}
+}

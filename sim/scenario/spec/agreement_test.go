@@ -31,7 +31,7 @@ func TestSchemaNeverStricterThanGo(t *testing.T) {
 	pool := mutationPool()
 	keys := []string{"name", "at", "duration", "target", "type", "attributes", "toxicity", "direction", "metric", "journey",
 		"endpoint", "min", "max", "phases", "for", "within", "rate", "start_rate", "stages", "reaches", "settles_to",
-		"latency", "jitter", "code", "when", "status", "seed", "expect", "env", "timeout", "bogus"}
+		"latency", "jitter", "code", "when", "status", "seed", "expect", "env", "timeout", "hpa", "hpa_traffic_scale", "bogus"}
 	n := 1500
 	if testing.Short() {
 		n = 300

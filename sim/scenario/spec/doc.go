@@ -26,11 +26,18 @@
 //	recovery:
 //	  - {name: p95-recovers, metric: latency_p95, journey: checkout, max: 300ms, within: 20s}
 //	invariants: [no_lost_orders, no_duplicate_charges]
+//	hpa_traffic_scale: 30
 //	hpa:
 //	  order: {reaches: 6, within: 120s, never_above: 10}
 //
 // Times are Go duration strings ("90s", "400ms", "1m30s"), held as
 // [Duration]. Every time in a file counts from the start of the load.
+//
+// The load is sized for the machine that runs the scenario for real. The
+// hpa section is checked by the HPA twin against the production overlay,
+// whose cluster sees far more: hpa_traffic_scale multiplies the load's
+// arrival rates for the twin alone (the runner and the k6 scripts ignore
+// it, and Scale leaves it alone).
 //
 // # Validation
 //

@@ -3,6 +3,7 @@ package spec
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -146,6 +147,11 @@ func TestBadDocuments(t *testing.T) {
 		{name: "hpa contradiction", old: "within: 60s}", new: "within: 60s, never_above: 3}", lineOf: "never_above", path: "hpa.order.reaches", msg: "contradicts itself", goOnly: true},
 		{name: "hpa empty", old: "{reaches: 4, within: 60s}", new: "{}", lineOf: "order: {}", path: "hpa.order", msg: "sets no expectation"},
 		{name: "hpa zero", old: "reaches: 4", new: "reaches: 0", lineOf: "reaches", path: "hpa.order.reaches", msg: "must not be zero"},
+		{name: "hpa traffic scale below 1", old: "hpa:\n", new: "hpa_traffic_scale: 0.5\nhpa:\n", lineOf: "hpa_traffic_scale", path: "hpa_traffic_scale", msg: "at least 1, not 0.5"},
+		{name: "hpa traffic scale zero", old: "hpa:\n", new: "hpa_traffic_scale: 0\nhpa:\n", lineOf: "hpa_traffic_scale", path: "hpa_traffic_scale", msg: "at least 1, not 0"},
+		{name: "hpa traffic scale not a number", old: "hpa:\n", new: "hpa_traffic_scale: x20\nhpa:\n", lineOf: "hpa_traffic_scale", path: "hpa_traffic_scale", msg: "must be a number"},
+		{name: "hpa traffic scale without hpa", old: "hpa:\n  order: {reaches: 4, within: 60s}\n", new: "hpa_traffic_scale: 20\n", lineOf: "hpa_traffic_scale", path: "hpa_traffic_scale", msg: "needs an hpa: section"},
+		{name: "hpa traffic scale with an empty hpa", old: "hpa:\n  order: {reaches: 4, within: 60s}\n", new: "hpa_traffic_scale: 20\nhpa: {}\n", lineOf: "hpa_traffic_scale", path: "hpa_traffic_scale", msg: "needs an hpa: section", goOnly: true},
 
 		{name: "duplicate key", old: "version: 1\n", new: "version: 1\nversion:  1\n", lineOf: "version:  1", path: "version", msg: "set twice", goOnly: true},
 		{name: "merge key", old: "hpa:\n  order: {reaches: 4, within: 60s}\n", new: "hpa:\n  order: &o {reaches: 4, within: 60s}\n  payment:\n    <<: *o\n    never_above: 8\n", lineOf: "<<", path: "hpa.payment", msg: "merge keys", goOnly: true},
@@ -290,5 +296,36 @@ func TestValidateWithoutFile(t *testing.T) {
 	err = s.Validate()
 	if err == nil || !strings.HasPrefix(err.Error(), "faults[0].duration: the fault ends at 1m50s") {
 		t.Fatalf("Validate = %v", err)
+	}
+
+	// hpa_traffic_scale: 0 reads as unset; set, it needs an hpa section and
+	// a factor of at least 1.
+	h, err := Load(scenarioDir + "/hpa-steady.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		scale   float64
+		withHPA bool
+		want    string // a problem's prefix; "" means valid
+	}{
+		{0, true, ""}, {1, true, ""}, {25, true, ""}, {0, false, ""},
+		{0.5, true, "hpa_traffic_scale: must be a factor of at least 1, not 0.5"},
+		{math.Inf(1), true, "hpa_traffic_scale: must be a factor of at least 1"},
+		{math.NaN(), true, "hpa_traffic_scale: must be a factor of at least 1"},
+		{20, false, "hpa_traffic_scale: scales the load for the HPA twin only"},
+	} {
+		c := h.Scale(1)
+		c.HPATrafficScale = tt.scale
+		if !tt.withHPA {
+			c.HPA = nil
+		}
+		err := c.Validate()
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("scale %v, hpa %v: Validate = %v, want nil", tt.scale, tt.withHPA, err)
+		case tt.want != "" && (err == nil || !strings.HasPrefix(err.Error(), tt.want)):
+			t.Errorf("scale %v, hpa %v: Validate = %v, want %s...", tt.scale, tt.withHPA, err, tt.want)
+		}
 	}
 }

@@ -39,6 +39,13 @@ type Scenario struct {
 	Recovery    []RecoveryProbe           `yaml:"recovery,omitempty" json:"recovery,omitempty"`
 	Invariants  []Invariant               `yaml:"invariants,omitempty" json:"invariants,omitempty"`
 	HPA         map[string]HPAExpectation `yaml:"hpa,omitempty" json:"hpa,omitempty"` // by Deployment name, see Deployments
+	// HPATrafficScale is for the HPA twin only: it multiplies the load's
+	// arrival rates by this factor (at least 1; Parse fills in 1 when the
+	// file has an hpa section and leaves it out). The load is sized for one
+	// machine, because the runner and the k6 scripts drive it for real and
+	// ignore this field; the production cluster the twin models sees N
+	// times more. Only valid with an hpa section; Scale leaves it alone.
+	HPATrafficScale float64 `yaml:"hpa_traffic_scale,omitempty" json:"hpa_traffic_scale,omitempty"`
 
 	orig    *Scenario       // the unscaled scenario, for a copy made by Scale
 	factor  float64         // the factor Scale used; 0 means unscaled
@@ -303,6 +310,15 @@ type HPAExpectation struct {
 	SettlesTo       int      `yaml:"settles_to,omitempty" json:"settles_to,omitempty" spec:"nonzero"`       // replicas come back to this...
 	SettleWithin    Duration `yaml:"settle_within,omitempty" json:"settle_within,omitempty" spec:"nonzero"` // ...this long after the load ends
 	MaxChangesPer5m *int     `yaml:"max_changes_per_5m,omitempty" json:"max_changes_per_5m,omitempty"`      // replica changes in any 5-minute window; nil: no limit
+}
+
+// HPARateFactor is what the HPA twin multiplies the load's arrival rates
+// by: HPATrafficScale, or 1 when it is unset.
+func (s *Scenario) HPARateFactor() float64 {
+	if s.HPATrafficScale == 0 {
+		return 1
+	}
+	return s.HPATrafficScale
 }
 
 // given reports whether the file being parsed sets the field at path. It

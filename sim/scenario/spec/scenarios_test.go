@@ -217,8 +217,8 @@ func checkScaled(t *testing.T, s *Scenario, f float64) {
 	if got := c.ScaleFactor(); got < f || got > 1 {
 		t.Errorf("Scale(%v).ScaleFactor() = %v", f, got)
 	}
-	if !reflect.DeepEqual(c.HPA, s.HPA) || !reflect.DeepEqual(c.Env, s.Env) {
-		t.Errorf("Scale(%v) changed hpa or env", f)
+	if !reflect.DeepEqual(c.HPA, s.HPA) || !reflect.DeepEqual(c.Env, s.Env) || c.HPATrafficScale != s.HPATrafficScale {
+		t.Errorf("Scale(%v) changed hpa, hpa_traffic_scale or env", f)
 	}
 	for _, ph := range []Phase{PhaseBefore, PhaseDuring, PhaseAfter} {
 		if (s.phaseNeverOccurs(ph, s.TotalDuration()) == "") != (c.phaseNeverOccurs(ph, c.TotalDuration()) == "") {

@@ -221,6 +221,23 @@ abort: [{metric: error_rate, max: 1}, {name: stop, metric: error_rate, max: 1}]
 	if err := s.Validate(); err != nil {
 		t.Errorf("a parsed scenario does not validate: %v", err)
 	}
+	if s.HPATrafficScale != 0 || s.HPARateFactor() != 1 {
+		t.Errorf("without an hpa section: hpa_traffic_scale %v, factor %v; want unset, 1", s.HPATrafficScale, s.HPARateFactor())
+	}
+
+	// With an hpa section, hpa_traffic_scale defaults to 1.
+	const withHPA = `version: 1
+name: d
+description: defaults
+load: {executor: constant-arrival-rate, rate: 1, duration: 10s, journeys: {checkout: 1}}
+hpa: {order: {never_above: 4}}
+`
+	if h := mustParse(t, withHPA); h.HPATrafficScale != 1 || h.HPARateFactor() != 1 {
+		t.Errorf("hpa_traffic_scale %v, factor %v; want 1, 1", h.HPATrafficScale, h.HPARateFactor())
+	}
+	if h := mustParse(t, withHPA+"hpa_traffic_scale: 12.5\n"); h.HPATrafficScale != 12.5 || h.HPARateFactor() != 12.5 {
+		t.Errorf("hpa_traffic_scale %v, factor %v; want 12.5", h.HPATrafficScale, h.HPARateFactor())
+	}
 }
 
 func TestChaosFaults(t *testing.T) {
@@ -276,6 +293,9 @@ func TestScale(t *testing.T) {
 	h := mustLoad(t, "hpa-steady")
 	if hc := h.Scale(0.25); !reflect.DeepEqual(hc.HPA, h.HPA) || len(hc.HPA) == 0 {
 		t.Error("hpa scaled (the twin always runs the original timeline)")
+	}
+	if hc := h.Scale(0.25); hc.HPATrafficScale != h.HPATrafficScale || h.HPATrafficScale <= 1 {
+		t.Errorf("hpa_traffic_scale %v, scaled %v: --short must not change the twin's traffic", h.HPATrafficScale, hc.HPATrafficScale)
 	}
 	if c.Original() != s || c.ScaleFactor() != 0.25 || s.ScaleFactor() != 1 || s.Original() != s {
 		t.Error("Original or ScaleFactor")

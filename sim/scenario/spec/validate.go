@@ -114,7 +114,24 @@ func (s *Scenario) validate() problems {
 	for _, unit := range s.HPAUnits() {
 		validateHPA(&ps, field("hpa", unit), unit, s.HPA[unit])
 	}
+	s.validateHPATrafficScale(&ps)
 	return ps
+}
+
+// validateHPATrafficScale checks hpa_traffic_scale: a factor of at least 1,
+// and only with an hpa section, the one consumer that reads it.
+func (s *Scenario) validateHPATrafficScale(ps *problems) {
+	const path = "hpa_traffic_scale"
+	v := s.HPATrafficScale
+	if v == 0 && !s.given(path) {
+		return
+	}
+	switch {
+	case math.IsNaN(v) || math.IsInf(v, 0) || v < 1:
+		ps.add(path, "must be a factor of at least 1, not %v: the HPA twin multiplies the load's rates by it (leave it out for 1)", v)
+	case len(s.HPA) == 0:
+		ps.add(path, "scales the load for the HPA twin only, so it needs an hpa: section with expectations; add one or leave it out")
+	}
 }
 
 // unknown words a problem with a value that is not one of known: the
@@ -619,6 +636,8 @@ func (s *Scenario) setDefaults() {
 	s.Invariants = nilIfEmpty(s.Invariants)
 	if len(s.HPA) == 0 {
 		s.HPA = nil
+	} else if s.HPATrafficScale == 0 {
+		s.HPATrafficScale = 1
 	}
 	for i := range s.Faults {
 		if len(s.Faults[i].Attributes) == 0 {
