@@ -167,6 +167,10 @@ func runHPASimulate(ctx context.Context, e env, args []string) error {
 	if err := writeReports(f.out, tl, outcomes); err != nil {
 		return err
 	}
+	// The scale first: every number below is of the load the cluster sees,
+	// not of the rates the scenario file says.
+	fmt.Fprintf(e.stdout, "%s on overlay %s: the scenario's load x%.6g (hpa_traffic_scale), peak %.6g iterations/s\n\n",
+		tl.Scenario, tl.Overlay, tl.TrafficScale, s.Original().Load.PeakRate()*tl.TrafficScale)
 	printSummary(e.stdout, tl)
 	fmt.Fprintf(e.stdout, "\nsimulated %s of %d Deployments in %s; wrote %s and %s\n",
 		time.Duration(tl.Until)*time.Second, len(tl.Units), elapsed.Round(time.Millisecond),

@@ -32,6 +32,7 @@ type serveFlags struct {
 	jwtKey                                                           string
 	processorLatency, window                                         time.Duration
 	catalogSeed                                                      int64
+	bucket, s3Endpoint, awsRegion                                    string
 }
 
 func runServe(ctx context.Context, e env, args []string) error {
@@ -58,6 +59,9 @@ func runServe(ctx context.Context, e env, args []string) error {
 	fs.DurationVar(&f.processorLatency, "processor-latency", 0, "simulated card processor latency (payment)")
 	fs.Int64Var(&f.catalogSeed, "catalog-seed", 1, "seed of the generated catalog (product)")
 	fs.DurationVar(&f.window, "analytics-window", time.Minute, "analytics tumbling window size")
+	fs.StringVar(&f.bucket, "bucket", "shoplab-analytics", "S3 bucket of the analytics window archive")
+	fs.StringVar(&f.s3Endpoint, "s3-endpoint", "", "S3-compatible endpoint (LocalStack, moto); empty means AWS")
+	fs.StringVar(&f.awsRegion, "aws-region", "us-east-1", "AWS region")
 	if err := config.Parse(fs, args[1:], e.lookup); err != nil {
 		return usageError("%v", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/shoplab/shoplab/services/platform/config"
 	"github.com/shoplab/shoplab/services/platform/metrics"
 
+	analyticsunit "github.com/shoplab/shoplab/services/analytics/unit"
 	notificationunit "github.com/shoplab/shoplab/services/notification/unit"
 )
 
@@ -18,6 +19,12 @@ func buildServedMore(ctx context.Context, name string, f serveFlags, log *slog.L
 	case "notification":
 		return notificationunit.New(ctx, notificationunit.Config{OpsAddr: f.opsAddr, DataDir: f.dataDir, KafkaBrokers: brokers},
 			notificationunit.Deps{Log: log, Metrics: reg})
+	case "analytics":
+		// The S3 client comes from the SDK's default chain (IRSA on EKS,
+		// static keys for LocalStack), pointed at -s3-endpoint when set.
+		return analyticsunit.New(ctx, analyticsunit.Config{OpsAddr: f.opsAddr, DataDir: f.dataDir, KafkaBrokers: brokers,
+			Window: f.window, Bucket: f.bucket, S3Endpoint: f.s3Endpoint, S3Region: f.awsRegion, CreateBucket: f.s3Endpoint != ""},
+			analyticsunit.Deps{Log: log, Metrics: reg})
 	}
 	return nil, unknownUnit(name)
 }

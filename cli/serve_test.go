@@ -1,0 +1,84 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+)
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return "127.0.0.1:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+}
+
+// TestServeRunsAUnitUntilCancelled runs `shoplab serve product` as the
+// container entrypoint would, waits for /readyz and stops it with a signal's
+// context cancellation.
+func TestServeRunsAUnitUntilCancelled(t *testing.T) {
+	grpcAddr, opsAddr := freeAddr(t), freeAddr(t)
+	var out bytes.Buffer
+	e := env{stdout: &out, stderr: &out, lookup: func(k string) (string, bool) {
+		if k == "SHOPLAB_DATA_DIR" {
+			return t.TempDir(), true
+		}
+		return "", false
+	}}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, e, []string{"shoplab", "serve", "product", "--grpc-addr", grpcAddr, "--ops-addr", opsAddr, "--log-level", "error"})
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get("http://" + opsAddr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("serve exited early: %v\n%s", err, out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("product never became ready\n%s", out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve returned %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("serve did not stop after cancellation")
+	}
+}
+
+func TestServeRefusesBadInput(t *testing.T) {
+	var out bytes.Buffer
+	e := env{stdout: &out, stderr: &out, lookup: func(string) (string, bool) { return "", false }}
+	for _, args := range [][]string{
+		{"shoplab", "serve"},
+		{"shoplab", "serve", "warehouse"},
+		{"shoplab", "serve", "gateway", "--jwt-key", "short"},
+		{"shoplab", "serve", "order", "--database-url", "postgres://u:p@db/orders"},
+	} {
+		err := run(context.Background(), e, args)
+		if code, ok := ExitCode(err); !ok || code != 2 {
+			t.Errorf("%v: err %v, want a usage error (exit 2)", args, err)
+		}
+	}
+}
