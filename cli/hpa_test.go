@@ -73,7 +73,7 @@ func TestHPASimulateWritesTimelineAndReport(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	for _, want := range []string{"DEPLOYMENT", "order", "hpa 2-10 cpu 70%", "fixed 3", "timeline.json"} {
+	for _, want := range []string{"load x20 (hpa_traffic_scale), peak 3000 iterations/s", "DEPLOYMENT", "order", "hpa 2-10 cpu 70%", "fixed 3", "timeline.json"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, stdout)
 		}
@@ -83,9 +83,10 @@ func TestHPASimulateWritesTimelineAndReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	var tl struct {
-		Scenario string `json:"scenario"`
-		Until    int64  `json:"until"`
-		Units    []struct {
+		Scenario     string  `json:"scenario"`
+		Until        int64   `json:"until"`
+		TrafficScale float64 `json:"traffic_scale"`
+		Units        []struct {
 			Name   string            `json:"name"`
 			Points []json.RawMessage `json:"points"`
 		} `json:"units"`
@@ -93,10 +94,13 @@ func TestHPASimulateWritesTimelineAndReport(t *testing.T) {
 	if err := json.Unmarshal(b, &tl); err != nil {
 		t.Fatal(err)
 	}
-	// The load is 120 s; product's settle_within (1800 s) plus the hold
+	// The load is 120 s; payment's settle_within (1200 s) plus the hold
 	// (300 s) is longer than --extend.
-	if tl.Scenario != "hpa-flash-sale" || tl.Until != 120+1800+300 || len(tl.Units) != 5 || len(tl.Units[0].Points) != 2220/15+1 {
+	if tl.Scenario != "hpa-flash-sale" || tl.Until != 120+1200+300 || len(tl.Units) != 5 || len(tl.Units[0].Points) != 1620/15+1 {
 		t.Fatalf("timeline: scenario %q until %d, %d units", tl.Scenario, tl.Until, len(tl.Units))
+	}
+	if tl.TrafficScale != 20 {
+		t.Fatalf("timeline traffic_scale %v, want the scenario's hpa_traffic_scale 20", tl.TrafficScale)
 	}
 	page, err := os.ReadFile(filepath.Join(out, "report.html"))
 	if err != nil || !bytes.Contains(page, []byte("<svg")) || !bytes.Contains(page, []byte("Expectations: all hold")) {

@@ -26,6 +26,7 @@ func runRun(ctx context.Context, e env, args []string) error {
 	seed := fs.Int64("seed", -1, "override the scenario's seed")
 	short := fs.Bool("short", false, fmt.Sprintf("scale every time in the file by %g (for CI)", scenario.ShortFactor))
 	checkExpect := fs.Bool("check-expect", false, "succeed when each verdict equals the scenario's expect (pass or fail)")
+	target := fs.String("target", "", "ops API URL of an env already running (e.g. http://127.0.0.1:8090 for `shoplab up`); default: start the local env for each run")
 	if err := config.Parse(fs, args, e.lookup); err != nil {
 		return usageError("%v", err)
 	}
@@ -45,7 +46,7 @@ func runRun(ctx context.Context, e env, args []string) error {
 	}
 	var failed []string
 	for _, s := range scenarios {
-		o := scenario.Options{Short: *short, Progress: e.stdout, TTY: isTerminal(e.stdout)}
+		o := scenario.Options{Short: *short, Progress: e.stdout, TTY: isTerminal(e.stdout), Target: *target}
 		if *seed >= 0 {
 			v := uint64(*seed)
 			o.Seed = &v

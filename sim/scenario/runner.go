@@ -17,9 +17,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/shoplab/shoplab/chaos"
-	"github.com/shoplab/shoplab/services/platform/logx"
-	"github.com/shoplab/shoplab/sim/cloud"
 	"github.com/shoplab/shoplab/sim/load"
 	"github.com/shoplab/shoplab/sim/reconcile"
 	"github.com/shoplab/shoplab/sim/scenario/journal"
@@ -43,17 +40,19 @@ type Options struct {
 	Progress io.Writer
 	TTY      bool      // Progress is a terminal: redraw one live line
 	UnitLog  io.Writer // the units' JSON logs; nil discards
-	Now      func() time.Time
+	// Target is the ops API URL of an env that is already running (such
+	// as `shoplab up`); empty starts the embedded local env for the run.
+	Target string
+	Now    func() time.Time
 }
 
 // runState is one run in progress.
 type runState struct {
-	s      *spec.Scenario
-	o      Options
-	j      *journal.Journal
-	env    *cloud.Cloud
-	engine *chaos.Engine
-	lr     *load.Runner
+	s  *spec.Scenario
+	o  Options
+	j  *journal.Journal
+	tg target
+	lr *load.Runner
 
 	mu     sync.Mutex
 	faults []journal.FaultRecord
@@ -115,38 +114,32 @@ func (r *runState) run(ctx context.Context, seed uint64) error {
 	if unitLog == nil {
 		unitLog = io.Discard
 	}
-	log := logx.New(unitLog, "info")
-	window := s.Env.AnalyticsWindow.Std()
-	if window == 0 {
-		window = DefaultAnalyticsWindow
+	var (
+		tg  target
+		err error
+	)
+	if r.o.Target != "" {
+		// A running env keeps its own settings; the scenario's env block
+		// cannot change them, so the window to wait for is the file's or
+		// the platform default.
+		window := s.Env.AnalyticsWindow.Std()
+		if window == 0 {
+			window = time.Minute
+		}
+		r.printf("• %s: targeting the env whose ops API is %s\n", s.Name, r.o.Target)
+		tg, err = connectRemote(ctx, r.o.Target, window)
+	} else {
+		r.printf("• %s: starting the local env\n", s.Name)
+		tg, err = startLocal(ctx, s, seed, unitLog)
 	}
-	engine, err := chaos.New(chaos.WithSeed(int64(seed)), chaos.WithAPIAddr("127.0.0.1:0"), chaos.WithLogger(log))
 	if err != nil {
-		return fmt.Errorf("chaos engine: %w", err)
+		return err
 	}
-	r.engine = engine
-	envCtx, stopEnv := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopEnv()
-	r.printf("• %s: starting the local env (analytics window %s)\n", s.Name, window)
-	c, err := cloud.New(envCtx, cloud.Config{
-		Chaos: engine, Log: log, AnalyticsWindow: window,
-		ProcessorLatency: s.Env.ProcessorLatency.Std(), CatalogSeed: s.Env.CatalogSeed, RecoveryGrace: s.Env.RecoveryGrace.Std(),
-	})
-	if err != nil {
-		_ = engine.Close()
-		return fmt.Errorf("start the local env: %w", err)
-	}
-	r.env = c
-	envDone := make(chan error, 1)
-	go func() { envDone <- c.Run(envCtx) }()
-	defer func() {
-		stopEnv()
-		<-envDone
-		_ = c.Close()
-	}()
+	defer tg.Close()
+	r.tg = tg
 
 	lcfg := load.Config{
-		BaseURL: c.GatewayURL(), Executor: string(s.Load.Executor), Rate: s.Load.Rate, StartRate: s.Load.StartRate,
+		BaseURL: tg.GatewayURL(), Executor: string(s.Load.Executor), Rate: s.Load.Rate, StartRate: s.Load.StartRate,
 		Duration: s.Load.Duration.Std(), MaxInFlight: s.Load.MaxInFlight, Customers: s.Load.Customers,
 		Journeys: map[string]float64{}, Seed: int64(seed),
 	}
@@ -178,7 +171,7 @@ func (r *runState) run(ctx context.Context, seed uint64) error {
 	// Every fault goes before settling: the system must get the chance to
 	// recover on its own, and the verdict must never depend on a fault left
 	// behind.
-	if err := engine.Reset(context.WithoutCancel(ctx)); err != nil {
+	if err := tg.Reset(context.WithoutCancel(ctx)); err != nil {
 		r.j.Reasons = append(r.j.Reasons, "faults could not all be removed: "+err.Error())
 	}
 	r.closeFaults()
@@ -196,7 +189,7 @@ func (r *runState) run(ctx context.Context, seed uint64) error {
 	for _, seen := range ledger {
 		r.j.Load.Outcomes[seen.Outcome]++
 	}
-	return r.reconcile(ctx, window)
+	return r.reconcile(ctx, tg.Window())
 }
 
 // drive runs the load with the fault timeline, the live progress line and
@@ -261,7 +254,7 @@ func (r *runState) drive(ctx context.Context) (*load.Result, error) {
 					r.j.Aborted = a
 					r.printf("! aborted at %.0fs: %s\n", a.At, a.Detail)
 					stopLoad()
-					_ = r.engine.Reset(context.WithoutCancel(ctx))
+					_ = r.tg.Reset(context.WithoutCancel(ctx))
 				}
 			}
 		}
@@ -299,7 +292,7 @@ func (r *runState) scheduleFault(ctx context.Context, t0 time.Time, f spec.Fault
 	ids := map[string]string{}
 	for _, cf := range f.Chaos() {
 		rec := journal.FaultRecord{Name: cf.Name, Target: cf.Target, Type: cf.Type, Attributes: cf.Attributes, Start: seconds(r.o.Now().Sub(t0))}
-		id, err := r.engine.Apply(context.WithoutCancel(ctx), cf)
+		id, err := r.tg.Apply(context.WithoutCancel(ctx), cf)
 		if err != nil {
 			rec.Error = err.Error()
 			rec.End = rec.Start
@@ -319,7 +312,7 @@ func (r *runState) scheduleFault(ctx context.Context, t0 time.Time, f spec.Fault
 	}
 	sleepUntil(ctx, t0.Add(f.End()))
 	for _, id := range ids {
-		_ = r.engine.Remove(context.WithoutCancel(ctx), id)
+		_ = r.tg.Remove(context.WithoutCancel(ctx), id)
 	}
 	r.endFaults(t0, ids)
 }
@@ -487,7 +480,7 @@ func (r *runState) reconcile(ctx context.Context, window time.Duration) error {
 	if len(names) == 0 {
 		return nil
 	}
-	src, err := r.env.Reconciler()
+	src, err := r.tg.Reconciler()
 	if err != nil {
 		return err
 	}
