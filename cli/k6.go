@@ -42,7 +42,7 @@ func runK6(_ context.Context, e env, args []string) error {
 	fs.StringVar(&opts.BaseURL, "base-url", k6.DefaultBaseURL, "the gateway's URL baked into the script")
 	fs.StringVar(&opts.ToxiproxyURL, "toxiproxy", k6.DefaultToxiproxyURL, "toxiproxy's API URL baked into the script")
 	fs.StringVar(&opts.OpsURL, "ops-url", k6.DefaultOpsURL, "the ops API's URL baked into the script")
-	fs.DurationVar(&opts.Grace, "grace", k6.DefaultGrace, `time after the last fault ends before the "after" phase starts`)
+	fs.DurationVar(&opts.Grace, "grace", 0, `time after the last fault ends before the "after" phase starts (default: the scenario's own, as the runner uses)`)
 	fs.StringVar(&libPath, "lib", "", "directory of shop.js and chaos.js (default <scenario dir>/k6/lib)")
 	fs.Usage = func() {
 		fmt.Fprint(e.stderr, k6Usage)

@@ -2,12 +2,14 @@
 // Regenerate with `shoplab k6 <scenario.yaml>`; the committed scripts of
 // scenarios/k6 with `shoplab k6 --all` (or go generate ./sim/k6).
 //
-// hpa-diurnal (seed 53, expect pass): A shop's day compressed into two minutes
-// for the HPA twin: a quiet night, a morning ramp, a lunchtime plateau, an
-// afternoon dip, an evening peak and back to night. The autoscalers must
-// follow the wave up in time for the evening peak, stay within their bounds,
-// avoid flapping on the dip (scale-down stabilisation holds the count), and
-// settle back at night.
+// hpa-diurnal (seed 53, expect pass): A shop's day compressed into two
+// minutes: a quiet night, a morning ramp, a lunchtime plateau, an afternoon
+// dip, an evening peak and back to night. The HPA twin replays it 25 times
+// larger against the prod overlay: order and payment rise with the day
+// (payment to 4 pods by lunch, order to 5 or more at the evening peak), hold
+// their count through the afternoon dip (scale-down stabilisation), stay clear
+// of their maximum (order at 8 pods or fewer of 10), and fall back to two pods
+// at night, one pod a minute, without flapping.
 //
 // Run with k6 v0.50 or later: k6 run <this file>. SHOPLAB_BASE_URL (the
 // gateway), SHOPLAB_TOXIPROXY_URL and SHOPLAB_OPS_URL override the addresses

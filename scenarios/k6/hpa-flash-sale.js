@@ -2,12 +2,13 @@
 // Regenerate with `shoplab k6 <scenario.yaml>`; the committed scripts of
 // scenarios/k6 with `shoplab k6 --all` (or go generate ./sim/k6).
 //
-// hpa-flash-sale (seed 47, expect pass): A flash sale for the HPA twin:
-// traffic ramps from 5 to 150 iterations a second in 30 s, holds for 40 s,
-// then falls back to 5. order and payment scale up fast (doubling or +4 pods
-// every 15 s) and must reach their targets while the peak lasts, never exceed
-// their maximum, and come back to two pods after their scale-down windows
-// without flapping.
+// hpa-flash-sale (seed 47, expect pass): A flash sale: traffic ramps from 5 to
+// 150 iterations a second in 30 s, holds for 40 s, then falls back to 5. Run
+// for real, that is what one machine takes; the HPA twin replays it 20 times
+// larger against the prod overlay, where order and payment scale out fast
+// (doubling or +4 pods every 15 s) to at least 6 and 4 pods within 45 s, stay
+// within their maximum, and come back to two pods within their scale-down
+// windows, one pod a minute, without flapping.
 //
 // Run with k6 v0.50 or later: k6 run <this file>. SHOPLAB_BASE_URL (the
 // gateway), SHOPLAB_TOXIPROXY_URL and SHOPLAB_OPS_URL override the addresses

@@ -3,11 +3,12 @@
 // scenarios/k6 with `shoplab k6 --all` (or go generate ./sim/k6).
 //
 // hpa-steady (seed 43, expect pass): Two minutes of flat traffic at 30
-// iterations a second, no faults, for the HPA twin: under a steady load the
-// autoscalers must find a replica count and keep it, without flapping (at most
-// two changes in any five minutes), stay well below their maximum, and return
-// to their minimum once the load is gone. The platform itself must serve the
-// load cleanly.
+// iterations a second, no faults. The HPA twin replays it 30 times larger
+// against the prod overlay: under a steady load order and payment each scale
+// once, to 3 pods at the first sync after the load starts, hold that count for
+// the whole load without flapping, and return to their minimum once the load
+// is gone. The platform itself must serve the load cleanly when it runs for
+// real.
 //
 // Run with k6 v0.50 or later: k6 run <this file>. SHOPLAB_BASE_URL (the
 // gateway), SHOPLAB_TOXIPROXY_URL and SHOPLAB_OPS_URL override the addresses

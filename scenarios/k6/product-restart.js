@@ -25,8 +25,8 @@
 //   1m0s        product-restarted: restart on product: ops API
 //
 // Phases, by each request's start: before 0s-30s, during 30s-40s, recovering
-// 40s-1m5s, after 1m5s-1m30s. "after" starts 5s after the last fault ends (the
-// grace).
+// 40s-1m20s, after 1m20s-1m30s. "after" starts 20s after the last fault ends
+// (the grace).
 //
 // From the verdict of `shoplab run` to k6 thresholds:
 //   - a probe checked in some phases is one threshold per phase, on the
@@ -75,8 +75,8 @@ const SHOP = {
   phases: [
     { phase: 'before', from: 0, to: 30000 },
     { phase: 'during', from: 30000, to: 40000 },
-    { phase: 'recovering', from: 40000, to: 65000 },
-    { phase: 'after', from: 65000, to: 90000 },
+    { phase: 'recovering', from: 40000, to: 80000 },
+    { phase: 'after', from: 80000, to: 90000 },
   ],
   recovery: [{ tag: 'recovery_errors_recover', from: 80000 }],
   requestTimeout: '10s',

@@ -25,7 +25,7 @@
 //                 (downstream, toxicity 0.3): toxiproxy timeout 0 ms
 //
 // Phases, by each request's start: before 0s-30s, during 30s-1m0s, recovering
-// 1m0s-1m5s, after 1m5s-1m30s. "after" starts 5s after the last fault ends
+// 1m0s-1m20s, after 1m20s-1m30s. "after" starts 20s after the last fault ends
 // (the grace).
 //
 // From the verdict of `shoplab run` to k6 thresholds:
@@ -74,8 +74,8 @@ const SHOP = {
   phases: [
     { phase: 'before', from: 0, to: 30000 },
     { phase: 'during', from: 30000, to: 60000 },
-    { phase: 'recovering', from: 60000, to: 65000 },
-    { phase: 'after', from: 65000, to: 90000 },
+    { phase: 'recovering', from: 60000, to: 80000 },
+    { phase: 'after', from: 80000, to: 90000 },
   ],
   recovery: [{ tag: 'recovery_checkout_recovers', from: 80000 }],
   requestTimeout: '10s',

@@ -246,6 +246,8 @@ func TestSimulateRefusesWhatItCannotModel(t *testing.T) {
 		{"no CPU limit", []platform.Deployment{deployment("front", 1, 250, 0), deployment("back", 1, 500, 1000)}, constant(t, 1, time.Minute), platform.Options{}, "CPU request and limit"},
 		{"too long", scaleUpDeployments(), constant(t, 1, time.Minute), platform.Options{Until: 8 * 24 * time.Hour}, "until"},
 		{"odd metric window", scaleUpDeployments(), constant(t, 1, time.Minute), platform.Options{MetricWindow: 1500 * time.Millisecond}, "metric_window"},
+		{"negative scale", scaleUpDeployments(), scaled(constant(t, 1, time.Minute), -2), platform.Options{}, "scale"},
+		{"infinite scale", scaleUpDeployments(), scaled(constant(t, 1, time.Minute), math.Inf(1)), platform.Options{}, "scale"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -254,6 +256,64 @@ func TestSimulateRefusesWhatItCannotModel(t *testing.T) {
 				t.Fatalf("Simulate = %v, want an Invalid error mentioning %q", err, tt.want)
 			}
 		})
+	}
+}
+
+func scaled(w platform.Workload, f float64) platform.Workload {
+	w.Scale = f
+	return w
+}
+
+// TestTrafficScaleMultipliesTheLoad: a workload of 35 buys a second scaled
+// by 4 is the 140 of TestHPAScalesToHoldItsTarget, to the byte, except
+// for the factor the timeline records.
+func TestTrafficScaleMultipliesTheLoad(t *testing.T) {
+	opts := platform.Options{Until: 6 * time.Minute, Startup: 20 * time.Second}
+	direct := mustSimulate(t, scaleUpDeployments(), twoUnits(), constant(t, 140, 2*time.Minute), opts)
+	viaScale := mustSimulate(t, scaleUpDeployments(), twoUnits(), scaled(constant(t, 35, 2*time.Minute), 4), opts)
+	if direct.TrafficScale != 1 || viaScale.TrafficScale != 4 {
+		t.Fatalf("traffic_scale %v and %v, want 1 and 4", direct.TrafficScale, viaScale.TrafficScale)
+	}
+	if p := viaScale.Load[1]; p.Rate != 140 || p.PerJourney[0] != 140 {
+		t.Fatalf("load at 15 s %+v, want the scaled 140 a second", p)
+	}
+	viaScale.TrafficScale = 1
+	a, _ := json.Marshal(direct)
+	b, _ := json.Marshal(viaScale)
+	if !bytes.Equal(a, b) {
+		t.Fatal("35 a second x4 simulates differently from 140 a second")
+	}
+}
+
+// TestScenarioTrafficScale: a scenario's hpa_traffic_scale reaches the
+// workload and the timeline; a copy scaled for --short keeps it.
+func TestScenarioTrafficScale(t *testing.T) {
+	s := loadScenario(t, filepath.Join("..", "..", "..", "scenarios", "hpa-flash-sale.yaml"))
+	w, err := platform.ScenarioWorkload(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.Scale != s.HPATrafficScale || w.Scale <= 1 {
+		t.Fatalf("workload scale %v, want the scenario's hpa_traffic_scale %v", w.Scale, s.HPATrafficScale)
+	}
+	tl, _, err := platform.SimulateScenario(s.Scale(0.25), prodDeployments(t), frozenProfile(t), 0, platform.Options{Overlay: "prod"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tl.TrafficScale != s.HPATrafficScale {
+		t.Fatalf("timeline traffic_scale %v, want %v", tl.TrafficScale, s.HPATrafficScale)
+	}
+	var peak float64
+	for _, p := range tl.Load {
+		peak = max(peak, p.Rate)
+	}
+	if want := s.Load.PeakRate() * s.HPATrafficScale; math.Abs(peak-want) > 1e-6 {
+		t.Fatalf("peak load %v, want the scenario's %v x %v", peak, s.Load.PeakRate(), s.HPATrafficScale)
+	}
+	// Without the field the load is the file's.
+	plain := loadScenario(t, filepath.Join("testdata", "wrong-expectation.yaml"))
+	if w, err := platform.ScenarioWorkload(plain); err != nil || w.Scale != 1 {
+		t.Fatalf("scale %v (%v), want 1", w.Scale, err)
 	}
 }
 
@@ -446,8 +506,11 @@ func TestOneHourScalesAndSettles(t *testing.T) {
 
 // TestShippedHPAScenariosPass is `shoplab hpa check scenarios/hpa-*.yaml`:
 // the scenarios' hpa sections are tuned against the prod overlay and the
-// shipped profile, and a recalibration or a manifest change that breaks
-// them must be looked at (and the sections re-tuned, or the change fixed).
+// shipped profile (profiles/local.json, read here as the binary embeds
+// it), and a recalibration or a manifest change that breaks them must be
+// looked at (and the sections re-tuned, or the change fixed). Each must
+// also make an HPA act: one whose Deployments all sit at their minimum
+// proves nothing about the autoscalers.
 func TestShippedHPAScenariosPass(t *testing.T) {
 	prof, err := profiles.Local()
 	if err != nil {
@@ -463,7 +526,7 @@ func TestShippedHPAScenariosPass(t *testing.T) {
 			if len(s.HPA) == 0 {
 				t.Fatal("no hpa: section")
 			}
-			_, outcomes, err := platform.SimulateScenario(s, prodDeployments(t), prof, 0, platform.Options{Overlay: "prod"})
+			tl, outcomes, err := platform.SimulateScenario(s, prodDeployments(t), prof, 0, platform.Options{Overlay: "prod"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -471,6 +534,15 @@ func TestShippedHPAScenariosPass(t *testing.T) {
 				if !o.OK {
 					t.Errorf("%s: %s: observed %s", o.Unit, o.Expectation, o.Observed)
 				}
+			}
+			acted := false
+			for _, unit := range s.HPAUnits() {
+				if u := tl.Unit(unit); u != nil && u.HPA != nil && u.Summary.MaxReplicas > u.HPA.MinReplicas {
+					acted = true
+				}
+			}
+			if !acted {
+				t.Errorf("no HPA of %v leaves its minimum at hpa_traffic_scale %v", s.HPAUnits(), s.HPATrafficScale)
 			}
 		})
 	}

@@ -64,8 +64,12 @@ type Timeline struct {
 	LoadEnd  int64    `json:"load_end"`
 	Until    int64    `json:"until"`
 	Journeys []string `json:"journeys"`
+	// TrafficScale is the factor the workload's rates were multiplied by
+	// (Workload.Scale: a scenario's hpa_traffic_scale), 1 if none.
+	TrafficScale float64 `json:"traffic_scale"`
 	// Load is the arrival rate at each sync, total and per journey (in
-	// the order of Journeys), iterations per second.
+	// the order of Journeys), iterations per second, TrafficScale
+	// included.
 	Load  []LoadPoint     `json:"load"`
 	Units []*UnitTimeline `json:"units"`
 }
@@ -240,6 +244,13 @@ func Simulate(deps []Deployment, prof model.Profile, w Workload, opts Options) (
 	if w.Rates == nil || w.End < 0 {
 		return nil, errs.E(errs.Invalid, "the workload needs a rate function and an end at or after 0")
 	}
+	scale := w.Scale
+	if scale == 0 {
+		scale = 1
+	}
+	if !(scale > 0) || math.IsInf(scale, 0) {
+		return nil, errs.InvalidField("workload.scale", "must be a positive factor, got %v", w.Scale)
+	}
 	cfg := hpa.DefaultConfig()
 	if opts.Controller != nil {
 		cfg = *opts.Controller
@@ -275,7 +286,7 @@ func Simulate(deps []Deployment, prof model.Profile, w Workload, opts Options) (
 		Scenario: opts.Scenario, Overlay: opts.Overlay, ProfileSource: prof.Source,
 		SyncSeconds: int64(cfg.SyncPeriod / time.Second),
 		LoadEnd:     int64(w.End / time.Second), Until: int64(until / time.Second),
-		Journeys: slices.Clone(w.Journeys),
+		Journeys: slices.Clone(w.Journeys), TrafficScale: scale,
 	}
 	units, err := buildUnits(deps, prof, w.Journeys, opts, cfg)
 	if err != nil {
@@ -283,9 +294,17 @@ func Simulate(deps []Deployment, prof model.Profile, w Workload, opts Options) (
 	}
 	order := calleesFirst(units)
 	rates := make([]float64, len(w.Journeys))
+	ratesAt := func(t time.Duration) {
+		w.Rates(t, rates)
+		if scale != 1 {
+			for i := range rates {
+				rates[i] *= scale
+			}
+		}
+	}
 	// Before 0 the load holds at what it is just before (nothing, for a
 	// scenario): that fills the first metric window and the first point.
-	w.Rates(-tick/2, rates)
+	ratesAt(-tick / 2)
 	for _, u := range units {
 		tl.Units = append(tl.Units, u.tl)
 		u.evaluate(u.readyAt(0), rates, 0)
@@ -300,7 +319,7 @@ func Simulate(deps []Deployment, prof model.Profile, w Workload, opts Options) (
 			// A tick covers (s-tick, s]: its rate is the one at its middle,
 			// which integrates a linear ramp exactly, and its pods those
 			// Ready at its start.
-			w.Rates(s-tick/2, rates)
+			ratesAt(s - tick/2)
 			for _, u := range units {
 				u.evaluate(u.readyAt(s-tick), rates, tick.Seconds())
 				u.account(s - tick)

@@ -21,6 +21,11 @@ type Workload struct {
 	// End is when the load ends; the simulation runs on after it (see
 	// Options.Until) with whatever Rates says, normally nothing.
 	End time.Duration
+	// Scale multiplies every rate Rates gives: a scenario's
+	// hpa_traffic_scale, a load sized for one machine scaled up to what the
+	// cluster sees. 0 means 1. The timeline records it, and its Load holds
+	// the multiplied rates, the ones the Deployments served.
+	Scale float64
 }
 
 // MixWorkload is a total arrival rate split among journeys in fixed shares
@@ -55,8 +60,9 @@ func MixWorkload(end time.Duration, rateAt func(time.Duration) float64, journeys
 	}, nil
 }
 
-// ScenarioWorkload is a scenario's load: Load.RateAt (0 outside the load)
-// split by the journeys' weights. Journeys with weight 0 are left out.
+// ScenarioWorkload is a scenario's load as the cluster sees it: Load.RateAt
+// (0 outside the load) split by the journeys' weights, scaled by the
+// scenario's hpa_traffic_scale. Journeys with weight 0 are left out.
 func ScenarioWorkload(s *spec.Scenario) (Workload, error) {
 	mix := s.Load.JourneyMix()
 	journeys := make([]string, len(mix))
@@ -65,7 +71,12 @@ func ScenarioWorkload(s *spec.Scenario) (Workload, error) {
 		journeys[i], weights[i] = string(jw.Journey), jw.Share
 	}
 	load := s.Load // a copy: the workload must not change under the caller
-	return MixWorkload(load.Total(), load.RateAt, journeys, weights)
+	w, err := MixWorkload(load.Total(), load.RateAt, journeys, weights)
+	if err != nil {
+		return Workload{}, err
+	}
+	w.Scale = s.HPARateFactor()
+	return w, nil
 }
 
 // ScenarioExpectations converts a scenario's hpa section.

@@ -244,7 +244,7 @@ details{margin:12px 0}
 </head>
 <body>
 <h1>{{.Title}}</h1>
-<p class="meta">overlay <b>{{or .TL.Overlay "?"}}</b> · cost profile <b>{{.TL.ProfileSource}}</b> · load {{seconds .TL.LoadEnd}}, simulated to {{seconds .TL.Until}} · HPA sync every {{.TL.SyncSeconds}}s · journeys {{join .TL.Journeys}}</p>
+<p class="meta">overlay <b>{{or .TL.Overlay "?"}}</b> · cost profile <b>{{.TL.ProfileSource}}</b> · traffic ×{{.TL.TrafficScale}} the scenario's load · load {{seconds .TL.LoadEnd}}, simulated to {{seconds .TL.Until}} · HPA sync every {{.TL.SyncSeconds}}s · journeys {{join .TL.Journeys}}</p>
 {{if .Estimated}}<p class="warn">The cost profile is <b>estimated</b>, not measured: replica counts and latencies are only as good as its guesses. Run <code>shoplab calibrate</code> to measure it.</p>{{end}}
 {{if .Outcomes}}
 <h2>Expectations: {{if .Failed}}{{.Failed}} broken{{else}}all hold{{end}}</h2>
