@@ -44,7 +44,7 @@ func runDemo(ctx context.Context, e env, args []string) error {
 	}
 	defer logFile.Close()
 	fmt.Fprintf(e.stdout, "shoplab demo: %s\n", s.Description)
-	j, err := scenario.Run(ctx, s, scenario.Options{OutDir: *out, Progress: e.stdout, TTY: isTerminal(e.stdout), UnitLog: logFile})
+	j, err := scenario.Run(ctx, s, scenario.Options{File: "scenarios/demo.yaml", OutDir: *out, Progress: e.stdout, TTY: isTerminal(e.stdout), UnitLog: logFile})
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}

@@ -34,7 +34,8 @@ func runRun(ctx context.Context, e env, args []string) error {
 		return usageError("usage: shoplab run <scenario.yaml>... [--out DIR] [--seed N] [--short] [--check-expect]")
 	}
 	var scenarios []*spec.Scenario
-	for _, path := range fs.Args() {
+	paths := fs.Args()
+	for _, path := range paths {
 		s, err := spec.Load(path)
 		if err != nil {
 			return &exitError{code: 2, err: err}
@@ -45,8 +46,8 @@ func runRun(ctx context.Context, e env, args []string) error {
 		return usageError("--out takes one scenario; without it each run gets its own directory under shoplab-runs/")
 	}
 	var failed []string
-	for _, s := range scenarios {
-		o := scenario.Options{Short: *short, Progress: e.stdout, TTY: isTerminal(e.stdout), Target: *target}
+	for i, s := range scenarios {
+		o := scenario.Options{File: paths[i], Short: *short, Progress: e.stdout, TTY: isTerminal(e.stdout), Target: *target}
 		if *seed >= 0 {
 			v := uint64(*seed)
 			o.Seed = &v

@@ -40,6 +40,7 @@ type Options struct {
 	Progress io.Writer
 	TTY      bool      // Progress is a terminal: redraw one live line
 	UnitLog  io.Writer // the units' JSON logs; nil discards
+	File     string    // the scenario's path, for the reports
 	// Target is the ops API URL of an env that is already running (such
 	// as `shoplab up`); empty starts the embedded local env for the run.
 	Target string
@@ -78,7 +79,7 @@ func Run(ctx context.Context, s *spec.Scenario, o Options) (*journal.Journal, er
 	}
 	started := o.Now()
 	j := &journal.Journal{
-		Scenario: s.Name, Description: s.Description, Seed: seed, Short: o.Short,
+		Scenario: s.Name, Description: s.Description, File: o.File, Seed: seed, Short: o.Short,
 		ScaleFactor: s.ScaleFactor(), Expected: string(s.ExpectedVerdict()), StartedAt: started.UTC(),
 		LoadSeconds: seconds(s.TotalDuration()), PhaseStat: map[string]load.Stats{},
 		Probes: []journal.ProbeResult{}, Recovery: []journal.RecoveryResult{}, Invariants: []journal.Invariant{}, Faults: []journal.FaultRecord{},
