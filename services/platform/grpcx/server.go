@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
@@ -16,6 +17,10 @@ import (
 	"github.com/shoplab/shoplab/services/platform/logx"
 	"github.com/shoplab/shoplab/services/platform/metrics"
 )
+
+// MaxConnectionAge is how long a server keeps a client connection before
+// asking it to reconnect (see NewServer).
+const MaxConnectionAge = 5 * time.Minute
 
 // requestIDKey is the gRPC metadata key of the request id.
 const requestIDKey = "x-request-id"
@@ -26,7 +31,15 @@ const requestIDKey = "x-request-id"
 // metrics, so injected failures are counted like real ones.
 func NewServer(log *slog.Logger, m *metrics.Registry, extra ...grpc.UnaryServerInterceptor) *grpc.Server {
 	chain := append([]grpc.UnaryServerInterceptor{serverObserve(log, m)}, extra...)
-	return grpc.NewServer(grpc.ChainUnaryInterceptor(chain...))
+	return grpc.NewServer(
+		grpc.ChainUnaryInterceptor(chain...),
+		// HTTP/2 connections are long-lived, so behind a Kubernetes
+		// ClusterIP Service every client would stay on the pods that
+		// existed when it connected and pods an HPA adds would get no
+		// traffic. Ageing connections out makes clients reconnect, and
+		// each new connection may land on a new pod.
+		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionAge: MaxConnectionAge, MaxConnectionAgeGrace: 30 * time.Second}),
+	)
 }
 
 func serverObserve(log *slog.Logger, m *metrics.Registry) grpc.UnaryServerInterceptor {
