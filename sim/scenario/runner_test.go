@@ -15,9 +15,10 @@ import (
 	"github.com/shoplab/shoplab/sim/scenario/spec"
 )
 
-// sloBreach slows payments to 300 ms for 4 s against a checkout p95 SLO of
-// 150 ms: the "during" probe must fail, the others must hold, and nothing
-// may be lost.
+// sloBreach slows payments to 1.5 s for 5 s against a checkout p95 SLO of
+// 1 s: the "during" probe must fail, the others must hold, and nothing may
+// be lost. The margins are wide on purpose: the test must not depend on how
+// busy the machine is (the whole suite runs beside it).
 const sloBreach = `version: 1
 name: slo-breach-test
 description: A fault that really breaks the checkout SLO, to prove the verdict can fail.
@@ -31,9 +32,9 @@ load:
   customers: 5
   journeys: {browse: 1, checkout: 2}
 faults:
-  - {name: slow-payments, at: 3s, duration: 5s, target: order->payment, type: latency, attributes: {latency: 300ms}}
+  - {name: slow-payments, at: 3s, duration: 5s, target: order->payment, type: latency, attributes: {latency: 1500ms}}
 steady_state:
-  - {name: checkout-p95, metric: latency_p95, journey: checkout, max: 150ms, phases: [before, during]}
+  - {name: checkout-p95, metric: latency_p95, journey: checkout, max: 1s, phases: [before, during]}
   - {name: errors, metric: error_rate, max: 0.01}
 invariants: [no_lost_orders, no_duplicate_charges, one_email_per_order, stock_consistent, analytics_reconciles]
 `
@@ -60,8 +61,8 @@ func TestRunCatchesAnSLOBreach(t *testing.T) {
 	for _, p := range j.Probes {
 		probe[p.Name+"/"+p.Phase] = p
 	}
-	if p := probe["checkout-p95/during"]; p.OK || p.Observed == nil || *p.Observed < 250 {
-		t.Errorf("the during probe should fail with p95 >= 250 ms: %+v", p)
+	if p := probe["checkout-p95/during"]; p.OK || p.Observed == nil || *p.Observed < 1400 {
+		t.Errorf("the during probe should fail with p95 >= 1.4 s: %+v", p)
 	}
 	if p := probe["checkout-p95/before"]; !p.OK || p.Skipped {
 		t.Errorf("the before probe should pass: %+v", p)
