@@ -33,6 +33,8 @@ func commands() map[string]command {
 		"hpa":    {"the HorizontalPodAutoscaler twin: hpa replay|simulate|check", runHPA},
 		"chaos":  {"inject faults into a running `shoplab up`: chaos list|add|remove|reset|targets", runChaos},
 		"k6":     {"write a k6 script for a scenario: k6 <scenario.yaml> [--out FILE]", runK6},
+
+		"calibrate": {"measure CPU and memory per request of each unit: calibrate [--out profiles/local.json]", runCalibrate},
 	}
 }
 
@@ -91,7 +93,7 @@ func usage(w io.Writer, cmds map[string]command) {
 	var b strings.Builder
 	b.WriteString("shoplab: a local-first simulation and chaos testbed for an e-commerce platform\n\nUsage: shoplab <command> [flags]\n\nCommands:\n")
 	for _, n := range names {
-		fmt.Fprintf(&b, "  %-8s %s\n", n, cmds[n].summary)
+		fmt.Fprintf(&b, "  %-10s %s\n", n, cmds[n].summary)
 	}
 	b.WriteString("\nRun `shoplab <command> -h` for a command's flags.\n")
 	_, _ = io.WriteString(w, b.String())

@@ -9,8 +9,8 @@ import (
 	"github.com/shoplab/shoplab/sim/hpa/model"
 )
 
-// LocalJSON is local.json as committed: estimated by hand until `shoplab
-// calibrate` overwrites it with measured costs.
+// LocalJSON is local.json as committed: the costs `shoplab calibrate`
+// measured on the local env (its note says when and how).
 //
 //go:embed local.json
 var LocalJSON []byte

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -171,6 +172,18 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("gateway metrics: %v %v", resp, err)
 	}
 	resp.Body.Close()
+	// The ops API merges every unit's registry into one scrape.
+	resp, err = http.Get(c.OpsURL() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`shoplab_requests_total{`, `unit="order"`, `unit="notification"`, `shoplab_order_outbox_backlog`, `go_goroutines`} {
+		if resp.StatusCode != 200 || !strings.Contains(string(body), want) {
+			t.Fatalf("ops /metrics (HTTP %d) lacks %s", resp.StatusCode, want)
+		}
+	}
 }
 
 func mustSession(t *testing.T, api *shopclient.Client, email string) shopclient.Session {

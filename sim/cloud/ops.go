@@ -74,7 +74,7 @@ func newOpsServer(c *Cloud, addr string) (*opsServer, error) {
 		}
 		httpx.WriteJSON(w, http.StatusOK, map[string]any{"items": items})
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(c.gatherers(), promhttp.HandlerOpts{}))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(c.gatherers(), promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
 	if c.cfg.Chaos != nil {
 		mux.Handle("/ops/v1/chaos/", c.cfg.Chaos.Handler())
 	}

@@ -55,7 +55,10 @@ func New(unit string, process bool) *Registry {
 
 // Handler serves the registry in the Prometheus exposition format.
 func (r *Registry) Handler() http.Handler {
-	return promhttp.HandlerFor(r.Registry, promhttp.HandlerOpts{Registry: r.Registry})
+	// No HandlerOpts.Registry: it would register promhttp's own counters in
+	// every unit's registry, and the embedded env's merged /metrics would
+	// then hold the same series twice and fail.
+	return promhttp.HandlerFor(r.Registry, promhttp.HandlerOpts{})
 }
 
 // Counter registers and returns a unit-labelled counter.

@@ -1,0 +1,4 @@
+package calibrate
+
+// ProfileCPU exposes profileCPU to the external tests.
+var ProfileCPU = profileCPU
