@@ -142,8 +142,8 @@ type Cloud struct {
 	order      []string
 	ops        *opsServer
 	registries map[string]prometheus.Gatherer // by unit; replaced on restart
-	mailbox    func(ctx context.Context, limit int) (any, error)
-	windows    func(ctx context.Context, limit int) (any, error)
+	mailbox    lister
+	windows    lister
 	closers    []func()
 	opsCancel  context.CancelFunc
 	opsDone    chan error

@@ -1,6 +1,7 @@
 package cloud
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 
@@ -34,46 +35,8 @@ func newOpsServer(c *Cloud, addr string) (*opsServer, error) {
 		}
 		httpx.WriteJSON(w, code, map[string]any{"units": st})
 	})
-	mux.HandleFunc("GET /ops/v1/mailbox", func(w http.ResponseWriter, r *http.Request) {
-		limit, err := limitParam(r, 100)
-		if err != nil {
-			httpx.WriteError(w, r, c.log, err)
-			return
-		}
-		c.mu.Lock()
-		list := c.mailbox
-		c.mu.Unlock()
-		if list == nil {
-			httpx.WriteError(w, r, c.log, errs.E(errs.Unavailable, "the notification unit is not running"))
-			return
-		}
-		items, err := list(r.Context(), limit)
-		if err != nil {
-			httpx.WriteError(w, r, c.log, err)
-			return
-		}
-		httpx.WriteJSON(w, http.StatusOK, map[string]any{"items": items})
-	})
-	mux.HandleFunc("GET /ops/v1/analytics/windows", func(w http.ResponseWriter, r *http.Request) {
-		limit, err := limitParam(r, 100)
-		if err != nil {
-			httpx.WriteError(w, r, c.log, err)
-			return
-		}
-		c.mu.Lock()
-		list := c.windows
-		c.mu.Unlock()
-		if list == nil {
-			httpx.WriteError(w, r, c.log, errs.E(errs.Unavailable, "the analytics unit is not running"))
-			return
-		}
-		items, err := list(r.Context(), limit)
-		if err != nil {
-			httpx.WriteError(w, r, c.log, err)
-			return
-		}
-		httpx.WriteJSON(w, http.StatusOK, map[string]any{"items": items})
-	})
+	mux.HandleFunc("GET /ops/v1/mailbox", c.listHandler(func() lister { return c.mailbox }, Notification))
+	mux.HandleFunc("GET /ops/v1/analytics/windows", c.listHandler(func() lister { return c.windows }, Analytics))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(c.gatherers(), promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
 	if c.cfg.Chaos != nil {
 		mux.Handle("/ops/v1/chaos/", c.cfg.Chaos.Handler())
@@ -86,6 +49,34 @@ func newOpsServer(c *Cloud, addr string) (*opsServer, error) {
 		return nil, err
 	}
 	return &opsServer{Server: s}, nil
+}
+
+// lister lists a unit's records, newest first (mailbox, closed windows).
+type lister func(ctx context.Context, limit int) (any, error)
+
+// listHandler serves {"items": [...]} from the lister that unit set when it
+// was built; get reads it under the lock, since a restart replaces it.
+func (c *Cloud) listHandler(get func() lister, unit string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		limit, err := limitParam(r, 100)
+		if err != nil {
+			httpx.WriteError(w, r, c.log, err)
+			return
+		}
+		c.mu.Lock()
+		list := get()
+		c.mu.Unlock()
+		if list == nil {
+			httpx.WriteError(w, r, c.log, errs.E(errs.Unavailable, "the %s unit is not running", unit))
+			return
+		}
+		items, err := list(r.Context(), limit)
+		if err != nil {
+			httpx.WriteError(w, r, c.log, err)
+			return
+		}
+		httpx.WriteJSON(w, http.StatusOK, map[string]any{"items": items})
+	}
 }
 
 func limitParam(r *http.Request, def int) (int, error) {
