@@ -2,9 +2,7 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"flag"
-	"fmt"
 	"log/slog"
 	"strings"
 	"time"
@@ -132,10 +130,6 @@ func redact(u string) string {
 	return u
 }
 
-var errUnknownUnit = errors.New("unknown unit")
-
 func unknownUnit(name string) error {
-	return usageError("%w %q: want gateway, user, product, order, payment, notification or analytics", errUnknownUnit, name)
+	return usageError("unknown unit %q: want gateway, user, product, order, payment, notification or analytics", name)
 }
-
-var _ = fmt.Sprint
