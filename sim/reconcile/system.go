@@ -12,6 +12,7 @@ import (
 
 	"github.com/shoplab/shoplab/services/api/events"
 	pb "github.com/shoplab/shoplab/services/api/shoplabv1"
+	"github.com/shoplab/shoplab/services/platform/grpcx"
 )
 
 // System reads the state of a running platform over its own APIs: the
@@ -155,4 +156,31 @@ func WaitFor(ctx context.Context, src Source, ledger []Seen, names []string, eve
 		case <-time.After(every):
 		}
 	}
+}
+
+// DialSystem dials the order, payment and product units at their gRPC
+// addresses and returns a System over them and the ops API, with the
+// function that closes the connections. Callers pass the units' own
+// addresses, never chaos proxies, so reconciliation reads the truth while
+// faults are active.
+func DialSystem(orderAddr, paymentAddr, productAddr, opsURL string) (*System, func(), error) {
+	var conns []*grpc.ClientConn
+	closeAll := func() {
+		for _, cc := range conns {
+			_ = cc.Close()
+		}
+	}
+	for _, u := range []struct{ name, addr string }{{"order", orderAddr}, {"payment", paymentAddr}, {"product", productAddr}} {
+		if u.addr == "" {
+			closeAll()
+			return nil, nil, fmt.Errorf("no gRPC address for %s", u.name)
+		}
+		cc, err := grpcx.Dial(u.addr, grpcx.ClientOptions{Target: u.name})
+		if err != nil {
+			closeAll()
+			return nil, nil, fmt.Errorf("dial %s: %w", u.name, err)
+		}
+		conns = append(conns, cc)
+	}
+	return NewSystem(conns[0], conns[1], conns[2], opsURL), closeAll, nil
 }

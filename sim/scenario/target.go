@@ -9,10 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"google.golang.org/grpc"
-
 	"github.com/shoplab/shoplab/chaos"
-	"github.com/shoplab/shoplab/services/platform/grpcx"
 	"github.com/shoplab/shoplab/services/platform/logx"
 	"github.com/shoplab/shoplab/sim/cloud"
 	"github.com/shoplab/shoplab/sim/reconcile"
@@ -93,7 +90,7 @@ type remoteTarget struct {
 	chaos   *chaos.Client
 	units   map[string]cloud.UnitStatus
 	window  time.Duration
-	conns   []*grpc.ClientConn
+	closers []func()
 }
 
 func connectRemote(ctx context.Context, opsURL string, window time.Duration) (*remoteTarget, error) {
@@ -148,25 +145,17 @@ func (t *remoteTarget) Reset(ctx context.Context) error {
 // Reconciler dials the order, payment and product units directly, by the
 // addresses the ops API lists, not through any fault proxy.
 func (t *remoteTarget) Reconciler() (reconcile.Source, error) {
-	var conns []*grpc.ClientConn
-	for _, name := range []string{cloud.Order, cloud.Payment, cloud.Product} {
-		u, ok := t.units[name]
-		if !ok || u.GRPCAddr == "" {
-			return nil, fmt.Errorf("target %s lists no gRPC address for %s", t.ops, name)
-		}
-		cc, err := grpcx.Dial(u.GRPCAddr, grpcx.ClientOptions{Target: name})
-		if err != nil {
-			return nil, err
-		}
-		conns = append(conns, cc)
+	sys, closeConns, err := reconcile.DialSystem(t.units[cloud.Order].GRPCAddr, t.units[cloud.Payment].GRPCAddr, t.units[cloud.Product].GRPCAddr, t.ops)
+	if err != nil {
+		return nil, fmt.Errorf("target %s: %w", t.ops, err)
 	}
-	t.conns = append(t.conns, conns...)
-	return reconcile.NewSystem(conns[0], conns[1], conns[2], t.ops), nil
+	t.closers = append(t.closers, closeConns)
+	return sys, nil
 }
 
 func (t *remoteTarget) Close() error {
-	for _, cc := range t.conns {
-		_ = cc.Close()
+	for _, f := range t.closers {
+		f()
 	}
 	return nil
 }
