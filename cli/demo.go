@@ -4,7 +4,9 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"time"
 
@@ -14,13 +16,15 @@ import (
 	"github.com/shoplab/shoplab/sim/scenario/spec"
 )
 
-// runDemo is the grader's one command: the local env plus the demo scenario
-// (scenarios/demo.yaml, embedded so it runs from any directory) plus its
-// summary. It exits 0 only when every probe and invariant holds.
+// runDemo is the one-command demo: the local env plus the demo scenario
+// (scenarios/demo.yaml, embedded so it runs from any directory: slow
+// payments, then a product crash) plus its summary in plain words. It
+// exits 0 only when every probe and invariant holds.
 func runDemo(ctx context.Context, e env, args []string) error {
 	fs := flag.NewFlagSet("shoplab demo", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	out := fs.String("out", "", "directory for journal.json, report.html and junit.xml (default shoplab-runs/demo-<timestamp>)")
+	open := fs.Bool("open", false, "open the report in the default browser when the run ends (prints its file:// URL when none is configured)")
 	if err := config.Parse(fs, args, e.lookup); err != nil {
 		return usageError("%v", err)
 	}
@@ -49,10 +53,47 @@ func runDemo(ctx context.Context, e env, args []string) error {
 		return fmt.Errorf("demo: %w", err)
 	}
 	scenario.Summary(e.stdout, j)
-	fmt.Fprintf(e.stdout, "  report   %s\n", filepath.Join(*out, "report.html"))
+	scenario.Narrate(e.stdout, j)
+	report := filepath.Join(*out, "report.html")
+	fmt.Fprintf(e.stdout, "\n  report   %s\n", report)
+	if *open {
+		openReport(e, report)
+	}
 	if j.Verdict != "pass" {
 		return &exitError{code: 1, err: fmt.Errorf("demo failed: see the summary above")}
 	}
-	fmt.Fprintln(e.stdout, "\nshoplab demo: PASS — nothing lost, nothing charged twice, one email per order, analytics add up.")
+	fmt.Fprintln(e.stdout, "\nshoplab demo: PASS — the faults hurt only while they lasted: nothing lost, nothing charged twice, one email per order, analytics add up.")
 	return nil
+}
+
+// openReport opens a report in the user's browser ($BROWSER, else
+// xdg-open or open), and always prints its file:// URL so a machine with
+// no browser still tells the user where to look.
+func openReport(e env, path string) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		abs = path
+	}
+	u := (&url.URL{Scheme: "file", Path: abs}).String()
+	fmt.Fprintf(e.stdout, "  open     %s\n", u)
+	var cmd *exec.Cmd
+	if b, ok := e.lookup("BROWSER"); ok && b != "" {
+		cmd = exec.Command(b, u)
+	} else {
+		for _, opener := range []string{"xdg-open", "open"} {
+			if p, err := exec.LookPath(opener); err == nil {
+				cmd = exec.Command(p, u)
+				break
+			}
+		}
+	}
+	if cmd == nil {
+		fmt.Fprintln(e.stdout, "  (no browser configured: set $BROWSER or install xdg-utils, or open the URL above)")
+		return
+	}
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintf(e.stdout, "  (could not start %s: %v; open the URL above)\n", cmd.Path, err)
+		return
+	}
+	go func() { _ = cmd.Wait() }()
 }
