@@ -13,6 +13,7 @@ import (
 
 	"github.com/shoplab/shoplab/services/platform/config"
 	"github.com/shoplab/shoplab/sim/scenario"
+	"github.com/shoplab/shoplab/sim/scenario/bundle"
 	"github.com/shoplab/shoplab/sim/scenario/spec"
 )
 
@@ -26,6 +27,7 @@ func runRun(ctx context.Context, e env, args []string) error {
 	seed := fs.Int64("seed", -1, "override the scenario's seed")
 	short := fs.Bool("short", false, fmt.Sprintf("scale every time in the file by %g (for CI)", scenario.ShortFactor))
 	checkExpect := fs.Bool("check-expect", false, "succeed when each verdict equals the scenario's expect (pass or fail)")
+	bundleRun := fs.Bool("bundle", false, "also pack each run dir into <dir>.tar.gz (journal, report, junit, unit logs, metrics, the scenario file, the binary's version) for another machine or `shoplab diff`")
 	target := fs.String("target", "", "ops API URL of an env already running (e.g. http://127.0.0.1:8090 for `shoplab up`); default: start the local env for each run")
 	if err := config.Parse(fs, args, e.lookup); err != nil {
 		return usageError("%v", err)
@@ -72,6 +74,13 @@ func runRun(ctx context.Context, e env, args []string) error {
 		}
 		scenario.Summary(e.stdout, j)
 		fmt.Fprintf(e.stdout, "  report   %s\n", filepath.Join(o.OutDir, "report.html"))
+		if *bundleRun {
+			path, err := bundle.Write(o.OutDir, paths[i], bundle.Current())
+			if err != nil {
+				return fmt.Errorf("%s: bundle: %w", s.Name, err)
+			}
+			fmt.Fprintf(e.stdout, "  bundle   %s\n", path)
+		}
 		ok := j.Verdict == "pass"
 		if *checkExpect {
 			ok = j.Verdict == j.Expected

@@ -138,6 +138,7 @@ func (r *runState) run(ctx context.Context, seed uint64) error {
 	}
 	defer tg.Close()
 	r.tg = tg
+	defer r.snapshotMetrics(context.WithoutCancel(ctx)) // runs before Close
 
 	lcfg := load.Config{
 		BaseURL: tg.GatewayURL(), Executor: string(s.Load.Executor), Rate: s.Load.Rate, StartRate: s.Load.StartRate,
