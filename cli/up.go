@@ -89,6 +89,7 @@ func runUp(ctx context.Context, e env, args []string) error {
 func printEnv(e env, c *cloud.Cloud) {
 	w := e.stdout
 	fmt.Fprintf(w, "\n  REST API   %s/api/v1  (also /healthz /readyz /metrics)\n", c.GatewayURL())
+	fmt.Fprintf(w, "  console    %s/console  (live view; add faults, kill and start units)\n", c.OpsURL())
 	fmt.Fprintf(w, "  ops API    %s/ops/v1/units  /ops/v1/mailbox  /ops/v1/analytics/windows  /metrics\n", c.OpsURL())
 	fmt.Fprintf(w, "  kafka      %v  (kfake: orders, analytics-results, orders-dlq)\n", c.KafkaAddrs())
 	fmt.Fprintf(w, "  s3         %s  (gofakes3, bucket %s)\n", c.S3Endpoint(), c.Bucket())

@@ -41,6 +41,7 @@ func newOpsServer(c *Cloud, addr string) (*opsServer, error) {
 	if c.cfg.Chaos != nil {
 		mux.Handle("/ops/v1/chaos/", c.cfg.Chaos.Handler())
 	}
+	c.mountConsole(mux) // GET / and /console: the live console
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, nil, errs.E(errs.NotFound, "no ops route %s %s", r.Method, r.URL.Path))
 	})

@@ -139,6 +139,9 @@ func (r *runState) run(ctx context.Context, seed uint64) error {
 	defer tg.Close()
 	r.tg = tg
 	defer r.snapshotMetrics(context.WithoutCancel(ctx)) // runs before Close
+	if ot, ok := tg.(interface{ OpsURL() string }); ok {
+		r.printf("  console  %s/console (live while the run lasts)\n", ot.OpsURL())
+	}
 
 	lcfg := load.Config{
 		BaseURL: tg.GatewayURL(), Executor: string(s.Load.Executor), Rate: s.Load.Rate, StartRate: s.Load.StartRate,
