@@ -21,9 +21,9 @@ func run(p95 time.Duration, rps, errRate float64, probeOK, invOK bool) *journal.
 	st := load.Stats{Requests: 1000, Throughput: rps, ErrorRate: errRate, Latency: load.Latency{P50: p95 / 4, P95: p95, P99: 2 * p95}}
 	return &journal.Journal{
 		Scenario: "payment-latency", Verdict: verdict,
-		Phases:    []journal.Phase{{Name: "before", From: 0, To: 30}, {Name: "during", From: 30, To: 60}},
-		PhaseStat: map[string]load.Stats{"before": st, "during": st, "total": st},
-		Probes:    []journal.ProbeResult{{Name: "checkout-p95", Phase: "during", Observed: &obs, Unit: "ms", OK: probeOK}},
+		Phases:     []journal.Phase{{Name: "before", From: 0, To: 30}, {Name: "during", From: 30, To: 60}},
+		PhaseStat:  map[string]load.Stats{"before": st, "during": st, "total": st},
+		Probes:     []journal.ProbeResult{{Name: "checkout-p95", Phase: "during", Observed: &obs, Unit: "ms", OK: probeOK}},
 		Invariants: []reconcile.Result{{Name: "no_lost_orders", OK: invOK}},
 	}
 }
