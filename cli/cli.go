@@ -34,6 +34,7 @@ func commands() map[string]command {
 		"chaos":  {"inject faults into a running `shoplab up`: chaos list|add|remove|reset|targets", runChaos},
 		"k6":     {"write a k6 script for a scenario: k6 <scenario.yaml> [--out FILE]", runK6},
 
+		"bench":     {"measure throughput, latency and memory next to same-run baselines: bench [--short]", runBench},
 		"diff":      {"compare a run with a baseline run: diff <run-dir-or-bundle> <baseline> [--latency-tolerance 0.25]", runDiff},
 		"doctor":    {"check this machine for what an env needs: doctor [--env local|host|compose]", runDoctor},
 		"calibrate": {"measure CPU and memory per request of each unit: calibrate [--out profiles/local.json]", runCalibrate},
