@@ -9,7 +9,7 @@ import (
 	"slices"
 	"time"
 
-	"modernc.org/sqlite"
+	"github.com/shoplab/shoplab/services/platform/sqlitex"
 )
 
 // InjectedError is the error a storage_error fault returns, shaped after
@@ -112,9 +112,9 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// chaosDriver opens connections through modernc's package-level driver,
-// the one sqlitex's plain "sqlite" name uses, so functions and hooks
-// registered there apply here too.
+// chaosDriver opens connections through sqlitex's connector, the one its
+// plain "sqlite" name uses (modernc's driver with a statement cache), so a
+// unit under chaos runs the same SQL path as without.
 type chaosDriver struct{ hook storageHook }
 
 // Open implements driver.Driver for callers that bypass OpenConnector.
@@ -130,7 +130,7 @@ func (d *chaosDriver) Open(dsn string) (driver.Conn, error) {
 
 // OpenConnector implements driver.DriverContext.
 func (d *chaosDriver) OpenConnector(dsn string) (driver.Connector, error) {
-	base, err := sqlite.NewConnector(dsn)
+	base, err := sqlitex.NewConnector(dsn)
 	if err != nil {
 		return nil, err
 	}

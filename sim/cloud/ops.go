@@ -42,6 +42,7 @@ func newOpsServer(c *Cloud, addr string) (*opsServer, error) {
 		mux.Handle("/ops/v1/chaos/", c.cfg.Chaos.Handler())
 	}
 	c.mountConsole(mux) // GET / and /console: the live console
+	mountPprof(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, nil, errs.E(errs.NotFound, "no ops route %s %s", r.Method, r.URL.Path))
 	})
