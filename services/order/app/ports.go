@@ -30,12 +30,31 @@ type Store interface {
 	PendingBefore(ctx context.Context, t time.Time, limit int) ([]order.Order, error)
 	// UnpublishedOutbox returns up to limit outbox rows not yet published, in id order.
 	UnpublishedOutbox(ctx context.Context, limit int) ([]OutboxRecord, error)
+	// ClaimOutbox leases to c.Owner up to c.Limit unpublished rows, in id
+	// order, whose lease is free at c.Now (never leased, expired, or
+	// already c.Owner's), until c.Now+c.Lease, and returns them. While a
+	// lease runs no other owner gets the row, so the relays of several
+	// replicas on one database never publish the same row at once.
+	ClaimOutbox(ctx context.Context, c Claim) ([]OutboxRecord, error)
+	// ClaimPending leases to c.Owner up to c.Limit PENDING orders created
+	// before t, oldest first, whose recovery lease is free at c.Now, until
+	// c.Now+c.Lease, so two replicas' recovery loops never settle one order at once.
+	ClaimPending(ctx context.Context, t time.Time, c Claim) ([]order.Order, error)
 	// MarkPublished records that the broker acked the rows with these ids.
 	MarkPublished(ctx context.Context, ids []int64, at time.Time) error
 	// OutboxBacklog counts the rows not yet published.
 	OutboxBacklog(ctx context.Context) (int, error)
 	// Ping checks that the store answers.
 	Ping(ctx context.Context) error
+}
+
+// Claim asks a Store for rows leased to one worker. Leases compare the
+// callers' clocks, so replicas' clocks must agree to well within Lease.
+type Claim struct {
+	Owner string        // who holds the lease: one relay or recovery loop
+	Now   time.Time     // the owner's clock
+	Lease time.Duration // how long the rows stay the owner's
+	Limit int           // at most this many rows
 }
 
 // Failure is why an order FAILED, with its pricing when the stock had been reserved.

@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"time"
 
@@ -19,7 +21,9 @@ const DefaultRecoveryInterval = 2 * time.Second
 // timeouts, and the next pass comes soon.
 func (s *Service) RecoverOnce(ctx context.Context) (int, error) {
 	sctx, cancel := context.WithTimeout(ctx, storeTimeout)
-	pending, err := s.store.PendingBefore(sctx, s.now().Add(-s.grace), s.batch)
+	now := s.now()
+	lease := s.recoveryLease()
+	pending, err := s.store.ClaimPending(sctx, now.Add(-s.grace), Claim{Owner: s.owner, Now: now, Lease: lease, Limit: s.batch})
 	cancel()
 	if err != nil {
 		return 0, fmt.Errorf("find pending orders: %w", err)
@@ -28,6 +32,11 @@ func (s *Service) RecoverOnce(ctx context.Context) (int, error) {
 	for _, p := range pending {
 		if ctx.Err() != nil {
 			return settled, ctx.Err()
+		}
+		// Start an order only while the lease still covers a whole
+		// workflow: after it ends another replica may claim the order.
+		if s.now().Add(s.workflow).After(now.Add(lease)) {
+			return settled, nil
 		}
 		unlock, ok := s.locks.tryLock(p.ID)
 		if !ok {
@@ -49,6 +58,19 @@ func (s *Service) RecoverOnce(ctx context.Context) (int, error) {
 		}
 	}
 	return settled, nil
+}
+
+// recoveryLease is how long a recovery claim keeps other replicas off the
+// claimed orders. The batch is settled one order at a time, each bounded by
+// the workflow timeout, and RecoverOnce starts none it could not finish in
+// the lease; a crash holds its orders back for one lease at most.
+func (s *Service) recoveryLease() time.Duration { return 4 * s.workflow }
+
+// newOwner returns a lease owner name unique to this process and call.
+func newOwner(role string) string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return role + "-" + hex.EncodeToString(b)
 }
 
 // recoverOne settles one order, re-read under its lock because a request

@@ -15,6 +15,10 @@ const (
 	DefaultOutboxBatch        = 100
 	DefaultRelayMinBackoff    = 100 * time.Millisecond
 	DefaultRelayMaxBackoff    = 2 * time.Second
+	// DefaultOutboxLease outlasts the longest a publish can take (kafkax:
+	// 3 retries of a 5 s produce timeout), so no other relay gets a batch
+	// while its publish may still be in flight.
+	DefaultOutboxLease = 30 * time.Second
 	// storeTimeout bounds one store call of the background loops, which
 	// have no request deadline to inherit.
 	storeTimeout = 5 * time.Second
@@ -29,6 +33,10 @@ type RelayOptions struct {
 	PollInterval time.Duration // fallback when no commit wakes the relay
 	MinBackoff   time.Duration // first wait after a failed publish
 	MaxBackoff   time.Duration // the wait doubles up to this during an outage
+	// Owner names this relay's outbox leases; "" means a random id. Lease
+	// is how long a claimed batch stays this relay's (DefaultOutboxLease).
+	Owner string
+	Lease time.Duration
 }
 
 // OutboxRelay publishes the outbox, in id order, and marks rows published
@@ -47,13 +55,22 @@ type OutboxRelay struct {
 	poll       time.Duration
 	minBackoff time.Duration
 	maxBackoff time.Duration
+	owner      string
+	lease      time.Duration
 }
 
 // NewOutboxRelay returns a relay from store to pub that also wakes on wake
 // (Service.Committed), so a fresh row goes out without waiting for a poll.
 func NewOutboxRelay(store Store, pub Publisher, wake <-chan struct{}, o RelayOptions) *OutboxRelay {
 	r := &OutboxRelay{store: store, pub: pub, wake: wake, log: o.Log, m: o.Metrics, now: o.Now,
-		batch: o.Batch, poll: o.PollInterval, minBackoff: o.MinBackoff, maxBackoff: o.MaxBackoff}
+		batch: o.Batch, poll: o.PollInterval, minBackoff: o.MinBackoff, maxBackoff: o.MaxBackoff,
+		owner: o.Owner, lease: o.Lease}
+	if r.owner == "" {
+		r.owner = newOwner("relay")
+	}
+	if r.lease <= 0 {
+		r.lease = DefaultOutboxLease
+	}
 	if r.log == nil {
 		r.log = logx.Discard()
 	}
@@ -78,17 +95,24 @@ func NewOutboxRelay(store Store, pub Publisher, wake <-chan struct{}, o RelayOpt
 	return r
 }
 
-// DrainOnce publishes one batch of unpublished rows and returns how many
-// the broker acked. Acked rows are marked published even if ctx ends
+// DrainOnce claims one batch of unpublished rows (a lease, so that relays
+// of other replicas skip them), publishes it and returns how many the
+// broker acked. Acked rows are marked published even if ctx ends
 // meanwhile, so a stopping relay does not send them again on restart.
 func (r *OutboxRelay) DrainOnce(ctx context.Context) (int, error) {
 	fctx, cancel := context.WithTimeout(ctx, storeTimeout)
-	recs, err := r.store.UnpublishedOutbox(fctx, r.batch)
+	claimed := r.now()
+	recs, err := r.store.ClaimOutbox(fctx, Claim{Owner: r.owner, Now: claimed, Lease: r.lease, Limit: r.batch})
 	cancel()
 	if err != nil || len(recs) == 0 {
 		return 0, err
 	}
 	acked, perr := r.pub.Publish(ctx, recs)
+	if took := r.now().Sub(claimed); took > r.lease {
+		// Another relay may have claimed and sent the batch meanwhile:
+		// duplicates, which consumers drop by event id, never a loss.
+		r.log.WarnContext(ctx, "outbox publish outlasted its lease", "took", took, "lease", r.lease)
+	}
 	if len(acked) > 0 {
 		mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
 		err := r.store.MarkPublished(mctx, acked, r.now().UTC())

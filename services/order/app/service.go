@@ -54,6 +54,9 @@ type Options struct {
 	// work is detached from the client's cancellation: a client that gives
 	// up must not leave behind an order that a finished call would have settled.
 	WorkflowTimeout time.Duration
+	// RecoveryOwner names this service's recovery leases (ClaimPending);
+	// "" means a random id, unique per process.
+	RecoveryOwner string
 }
 
 // Service places, settles and reads orders.
@@ -73,6 +76,7 @@ type Service struct {
 	workflow  time.Duration
 	locks     orderLocks
 	committed chan struct{}
+	owner     string
 }
 
 // New returns a service over deps.
@@ -89,6 +93,10 @@ func New(deps Deps, o Options) (*Service, error) {
 		grace: o.RecoveryGrace, batch: o.RecoveryBatch, workflow: o.WorkflowTimeout,
 		locks:     orderLocks{held: map[string]chan struct{}{}},
 		committed: make(chan struct{}, 1),
+		owner:     o.RecoveryOwner,
+	}
+	if s.owner == "" {
+		s.owner = newOwner("recovery")
 	}
 	if s.log == nil {
 		s.log = logx.Discard()

@@ -6,6 +6,7 @@ package ordertest
 import (
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -31,6 +32,9 @@ func Run(t *testing.T, newStore NewStore) {
 		{"PendingBefore", testPendingBefore},
 		{"OutboxOrderAndMarking", testOutbox},
 		{"ListPaging", testListPaging},
+		{"ClaimOutboxLeases", testClaimOutbox},
+		{"ConcurrentOutboxClaimsAreDisjoint", testConcurrentClaims},
+		{"ClaimPendingLeases", testClaimPending},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
@@ -394,4 +398,152 @@ func eventIDs(recs []app.OutboxRecord) []string {
 		out[i] = r.EventID
 	}
 	return out
+}
+
+// paidOrders creates n PAID orders, each with its outbox row, and returns their event ids.
+func paidOrders(t *testing.T, s app.Store, n int) []string {
+	t.Helper()
+	var ids []string
+	for i := range n {
+		id := fmt.Sprintf("o%03d", i)
+		mustCreate(t, s, pending(id, "u1", i))
+		if _, err := s.MarkPaid(t.Context(), id, pricing(), base, msg("e"+id, id)); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, "e"+id)
+	}
+	return ids
+}
+
+func claim(owner string, now time.Time, limit int) app.Claim {
+	return app.Claim{Owner: owner, Now: now, Lease: time.Minute, Limit: limit}
+}
+
+func testClaimOutbox(t *testing.T, s app.Store) {
+	ctx := t.Context()
+	want := paidOrders(t, s, 5)
+	a, err := s.ClaimOutbox(ctx, claim("a", base, 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := eventIDs(a); !slices.Equal(got, want[:3]) {
+		t.Fatalf("a claimed %v, want %v", got, want[:3])
+	}
+	b, err := s.ClaimOutbox(ctx, claim("b", base.Add(time.Second), 10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := eventIDs(b); !slices.Equal(got, want[3:]) {
+		t.Fatalf("b claimed %v while a's lease runs, want only %v", got, want[3:])
+	}
+	// An owner may claim its own rows again (a relay retrying after a failed publish).
+	again, err := s.ClaimOutbox(ctx, claim("a", base.Add(2*time.Second), 10))
+	if err != nil || !slices.Equal(eventIDs(again), want[:3]) {
+		t.Fatalf("a re-claiming its rows = %v, %v", eventIDs(again), err)
+	}
+	if err := s.MarkPublished(ctx, []int64{a[0].ID}, base); err != nil {
+		t.Fatal(err)
+	}
+	// a's lease (renewed at base+2s) ends at base+62s, b's at base+61s:
+	// a third owner then gets every row not yet published.
+	c, err := s.ClaimOutbox(ctx, claim("c", base.Add(30*time.Second), 10))
+	if err != nil || len(c) != 0 {
+		t.Fatalf("c claimed %v, %v while the leases run", eventIDs(c), err)
+	}
+	c, err = s.ClaimOutbox(ctx, claim("c", base.Add(63*time.Second), 10))
+	if err != nil || !slices.Equal(eventIDs(c), want[1:]) {
+		t.Fatalf("c after the leases ended = %v, %v, want %v", eventIDs(c), err, want[1:])
+	}
+	_, err = s.ClaimOutbox(ctx, app.Claim{Now: base, Lease: time.Minute, Limit: 1})
+	wantCode(t, "ClaimOutbox without an owner", err, errs.Invalid)
+}
+
+// testConcurrentClaims races claimers of distinct owners: no row may be
+// handed to two of them, and together they get every row.
+func testConcurrentClaims(t *testing.T, s app.Store) {
+	want := paidOrders(t, s, 40)
+	var mu sync.Mutex
+	seen := map[string]string{}
+	var wg sync.WaitGroup
+	errc := make(chan error, 8)
+	for w := range 4 {
+		owner := fmt.Sprintf("relay-%d", w)
+		wg.Go(func() {
+			for {
+				recs, err := s.ClaimOutbox(t.Context(), claim(owner, base, 3))
+				if err != nil {
+					errc <- fmt.Errorf("%s: %w", owner, err)
+					return
+				}
+				mu.Lock()
+				for _, r := range recs {
+					if prev, ok := seen[r.EventID]; ok && prev != owner {
+						mu.Unlock()
+						errc <- fmt.Errorf("row %s claimed by %s and %s", r.EventID, prev, owner)
+						return
+					}
+					seen[r.EventID] = owner
+				}
+				mu.Unlock()
+				if len(recs) == 0 {
+					return
+				}
+				ids := make([]int64, len(recs))
+				for i, r := range recs {
+					ids[i] = r.ID
+				}
+				if err := s.MarkPublished(t.Context(), ids, base); err != nil {
+					errc <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		t.Error(err)
+	}
+	if len(seen) != len(want) {
+		t.Fatalf("claimed %d distinct rows, want %d", len(seen), len(want))
+	}
+	if n := backlog(t, s); n != 0 {
+		t.Fatalf("backlog = %d after every claim was published", n)
+	}
+}
+
+func testClaimPending(t *testing.T, s app.Store) {
+	ctx := t.Context()
+	for i, id := range []string{"p0", "p1", "p2", "paid"} {
+		mustCreate(t, s, pending(id, "u1", i))
+	}
+	if _, err := s.MarkPaid(ctx, "paid", pricing(), base, msg("e", "paid")); err != nil {
+		t.Fatal(err)
+	}
+	before := base.Add(time.Hour)
+	a, err := s.ClaimPending(ctx, before, claim("a", base, 2))
+	if err != nil || !slices.Equal(idsOf(a), []string{"p0", "p1"}) {
+		t.Fatalf("a claimed %v, %v, want [p0 p1]", idsOf(a), err)
+	}
+	if len(a[0].Items) != 2 {
+		t.Fatalf("claimed orders lack their items: %+v", a[0])
+	}
+	b, err := s.ClaimPending(ctx, before, claim("b", base, 10))
+	if err != nil || !slices.Equal(idsOf(b), []string{"p2"}) {
+		t.Fatalf("b claimed %v, %v while a's lease runs, want [p2]", idsOf(b), err)
+	}
+	again, err := s.ClaimPending(ctx, before, claim("a", base.Add(time.Second), 10))
+	if err != nil || !slices.Equal(idsOf(again), []string{"p0", "p1"}) {
+		t.Fatalf("a re-claiming = %v, %v", idsOf(again), err)
+	}
+	if _, err := s.MarkFailed(ctx, "p0", app.Failure{Code: order.FailureDependencyUnavailable}, base); err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.ClaimPending(ctx, before, claim("c", base.Add(2*time.Minute), 10))
+	if err != nil || !slices.Equal(idsOf(c), []string{"p1", "p2"}) {
+		t.Fatalf("c after the leases ended = %v, %v, want [p1 p2] (settled orders are never claimed)", idsOf(c), err)
+	}
+	if got, err := s.ClaimPending(ctx, base.Add(2*time.Second), claim("d", base.Add(time.Hour), 10)); err != nil || !slices.Equal(idsOf(got), []string{"p1"}) {
+		t.Fatalf("ClaimPending(before base+2s) = %v, %v, want [p1]", idsOf(got), err)
+	}
 }

@@ -351,6 +351,100 @@ func (s *Store) UnpublishedOutbox(ctx context.Context, limit int) ([]app.OutboxR
 	return out, rows.Err()
 }
 
+// ClaimOutbox leases unpublished rows to c.Owner. SQLite has one writer
+// (immediate transactions), so the select and the update cannot interleave
+// with another claim.
+func (s *Store) ClaimOutbox(ctx context.Context, c app.Claim) ([]app.OutboxRecord, error) {
+	if err := checkClaim(c); err != nil {
+		return nil, err
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	now := nanos(c.Now)
+	rows, err := tx.QueryContext(ctx, `SELECT id, event_id, topic, msg_key, payload, created_at FROM outbox
+		WHERE published_at IS NULL AND (lease_until <= ? OR lease_owner = ?) ORDER BY id LIMIT ?`, now, c.Owner, c.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("claim outbox: %w", err)
+	}
+	var out []app.OutboxRecord
+	for rows.Next() {
+		var r app.OutboxRecord
+		var created int64
+		if err := rows.Scan(&r.ID, &r.EventID, &r.Topic, &r.Key, &r.Payload, &created); err != nil {
+			_ = rows.Close()
+			return nil, fmt.Errorf("scan outbox row: %w", err)
+		}
+		r.CreatedAt = fromNanos(created)
+		out = append(out, r)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("claim outbox: %w", err)
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	args := []any{c.Owner, nanos(c.Now.Add(c.Lease))}
+	for _, r := range out {
+		args = append(args, r.ID)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE outbox SET lease_owner = ?, lease_until = ?
+		WHERE id IN (?`+strings.Repeat(",?", len(out)-1)+`)`, args...); err != nil {
+		return nil, fmt.Errorf("lease outbox rows: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("commit: %w", err)
+	}
+	return out, nil
+}
+
+// ClaimPending leases PENDING orders created before t to c.Owner for recovery.
+func (s *Store) ClaimPending(ctx context.Context, t time.Time, c app.Claim) ([]order.Order, error) {
+	if err := checkClaim(c); err != nil {
+		return nil, err
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	found, err := queryOrders(ctx, tx, `SELECT `+orderColumns+` FROM orders
+		WHERE status = 'PENDING' AND created_at < ? AND (recovery_until <= ? OR recovery_owner = ?)
+		ORDER BY created_at, id LIMIT ?`, nanos(t), nanos(c.Now), c.Owner, c.Limit)
+	if err != nil || len(found) == 0 {
+		return nil, err
+	}
+	args := []any{c.Owner, nanos(c.Now.Add(c.Lease))}
+	for _, o := range found {
+		args = append(args, o.ID)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE orders SET recovery_owner = ?, recovery_until = ?
+		WHERE id IN (?`+strings.Repeat(",?", len(found)-1)+`)`, args...); err != nil {
+		return nil, fmt.Errorf("lease pending orders: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("commit: %w", err)
+	}
+	return found, nil
+}
+
+func checkClaim(c app.Claim) error {
+	switch {
+	case c.Owner == "":
+		return errs.InvalidField("owner", "a claim needs an owner")
+	case c.Lease <= 0:
+		return errs.InvalidField("lease", "a claim needs a positive lease")
+	case c.Limit <= 0:
+		return errs.InvalidField("limit", "a claim needs a positive limit")
+	}
+	return nil
+}
+
 // MarkPublished marks outbox rows published; rows already marked keep their first time.
 func (s *Store) MarkPublished(ctx context.Context, ids []int64, at time.Time) error {
 	if len(ids) == 0 {
