@@ -1,5 +1,5 @@
 // Package producttest is the contract suite every adapter of the product
-// Store port runs: SQLite today, the in-memory store, DynamoDB later. The
+// Store port runs: SQLite, DynamoDB and the in-memory store. The
 // suite drives only the port, so an adapter passes by behaving, not by
 // sharing code.
 package producttest
@@ -47,8 +47,10 @@ func MustSeed(tb testing.TB, s app.Store, products []product.Product) {
 	}
 }
 
+// testContext bounds one test. The bound is generous because the DynamoDB
+// run shares one single-threaded moto_server with every other suite.
 func testContext(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	t.Cleanup(cancel)
 	return ctx
 }
@@ -71,6 +73,7 @@ func RunStoreContract(t *testing.T, newStore NewStore) {
 		{"ReleaseOnce", testReleaseOnce},
 		{"LateReserveAfterReleaseRefused", testLateReserveRefused},
 		{"ConcurrentReservationsNeverOversell", testConcurrentNeverOversell},
+		{"ConcurrentReservationsOnTheLastUnitOneWins", testLastUnitOneWins},
 		{"ConcurrentRetriesOfOneOrder", testConcurrentRetries},
 		{"ReserveRacingRelease", testReserveRacingRelease},
 		{"InventoryInvariantUnderConcurrency", testInventoryInvariantUnderConcurrency},
@@ -465,6 +468,44 @@ func testConcurrentNeverOversell(t *testing.T, newStore NewStore) {
 	}
 }
 
+// testLastUnitOneWins races orders of two lines for the last unit of one
+// product, each also taking a plentiful one: exactly one order wins, and
+// the losers take nothing of the plentiful product either (all or none).
+func testLastUnitOneWins(t *testing.T, newStore NewStore) {
+	ctx := testContext(t)
+	s := newStore(t)
+	MustSeed(t, s, Fixture()) // p-d has 1 unit, p-e 20
+	const buyers = 8
+	var wg sync.WaitGroup
+	errc := make(chan error, buyers)
+	for i := range buyers {
+		wg.Go(func() {
+			_, err := s.Reserve(ctx, fmt.Sprintf("o-last-%d", i), lines("p-e", 2, "p-d", 1), at)
+			errc <- err
+		})
+	}
+	wg.Wait()
+	close(errc)
+	won := 0
+	for err := range errc {
+		switch {
+		case err == nil:
+			won++
+		case errs.Is(err, errs.OutOfStock):
+			wantCode(t, err, errs.OutOfStock, "p-d")
+		default:
+			t.Errorf("unexpected error: %v", err)
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d orders got the last unit, want exactly 1", won)
+	}
+	wantStock(t, s, map[string]int64{"p-d": 0, "p-e": 18})
+	if inv := mustInventory(t, s); inv.ActiveReservations != 1 {
+		t.Fatalf("active reservations = %d, want 1", inv.ActiveReservations)
+	}
+}
+
 func testConcurrentRetries(t *testing.T, newStore NewStore) {
 	ctx := testContext(t)
 	s := newStore(t)
@@ -555,11 +596,16 @@ func testInventoryInvariantUnderConcurrency(t *testing.T, newStore NewStore) {
 	var snapshots int
 	var readerWG sync.WaitGroup
 	readerWG.Go(func() {
+		// Paced, so that on a one-thread emulator (moto) the reader's whole
+		// table reads do not starve the buyers; it still checks dozens of
+		// snapshots taken mid-run.
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
 		for {
 			select {
 			case <-stop:
 				return
-			default:
+			case <-tick.C:
 			}
 			inv, err := s.Inventory(ctx)
 			if err != nil {

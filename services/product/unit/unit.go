@@ -16,8 +16,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsdynamodb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"google.golang.org/grpc"
 
+	"github.com/shoplab/shoplab/services/platform/awsx"
 	"github.com/shoplab/shoplab/services/platform/errs"
 	"github.com/shoplab/shoplab/services/platform/grpcx"
 	"github.com/shoplab/shoplab/services/platform/httpx"
@@ -25,6 +28,7 @@ import (
 	"github.com/shoplab/shoplab/services/platform/metrics"
 	"github.com/shoplab/shoplab/services/platform/sqlitex"
 	"github.com/shoplab/shoplab/services/product"
+	"github.com/shoplab/shoplab/services/product/adapters/dynamodb"
 	"github.com/shoplab/shoplab/services/product/adapters/sqlite"
 	"github.com/shoplab/shoplab/services/product/app"
 	"github.com/shoplab/shoplab/services/product/ports"
@@ -46,7 +50,14 @@ const gracePeriod = 5 * time.Second
 type Config struct {
 	GRPCAddr string // "127.0.0.1:0" picks a free port
 	OpsAddr  string // /healthz, /readyz, /metrics
-	DataDir  string // where product.db lives
+	DataDir  string // where product.db lives; unused (may be empty) with DynamoDBTable
+
+	// The store: SQLite in DataDir unless DynamoDBTable names a table (the
+	// host, compose and AWS envs; see adapters/dynamodb for its layout).
+	DynamoDBTable string // "" means SQLite in DataDir
+	AWSEndpoint   string // "" means the real AWS; http://127.0.0.1:15000 for moto
+	AWSRegion     string // "" means us-east-1
+	CreateTable   bool   // create the table if missing (local/host envs)
 
 	// The catalog seeded on first start (an empty store); later starts keep
 	// the stored catalog and its stock. See product.CatalogSpec for zero
@@ -75,13 +86,28 @@ type Deps struct {
 	Now                func() time.Time              // nil means time.Now
 	ServerInterceptors []grpc.UnaryServerInterceptor // installed by wiring only (chaos L7)
 	SQLDriver          string                        // "" means sqlitex.DriverName; chaos wraps it
+	AWSHTTPClient      aws.HTTPClient                // nil means the SDK default; chaos L7 wraps it (e.g. ProvisionedThroughputExceeded)
 }
+
+// tableWait bounds how long New waits for a table it created to be active.
+const tableWait = 60 * time.Second
+
+// closableStore is a Store the unit closes at shutdown.
+type closableStore interface {
+	app.Store
+	Close() error
+}
+
+// dynamoStore adds the Close the DynamoDB store does not need.
+type dynamoStore struct{ *dynamodb.Store }
+
+func (dynamoStore) Close() error { return nil }
 
 // Unit is a running product unit.
 type Unit struct {
 	cfg   Config
 	log   *slog.Logger
-	store *sqlite.Store
+	store closableStore
 	svc   *app.Service
 	grpc  *grpc.Server
 	ln    net.Listener
@@ -100,8 +126,8 @@ func New(ctx context.Context, cfg Config, deps Deps) (u *Unit, err error) {
 		return nil, errs.E(errs.Invalid, "product: GRPCAddr is required")
 	case cfg.OpsAddr == "":
 		return nil, errs.E(errs.Invalid, "product: OpsAddr is required")
-	case cfg.DataDir == "":
-		return nil, errs.E(errs.Invalid, "product: DataDir is required")
+	case cfg.DataDir == "" && cfg.DynamoDBTable == "":
+		return nil, errs.E(errs.Invalid, "product: DataDir is required unless DynamoDBTable is set")
 	case cfg.StockRefresh < 0:
 		return nil, errs.E(errs.Invalid, "product: StockRefresh must not be negative")
 	}
@@ -126,12 +152,8 @@ func New(ctx context.Context, cfg Config, deps Deps) (u *Unit, err error) {
 		}
 	}()
 
-	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
-		return u, fmt.Errorf("product: data dir: %w", err)
-	}
-	u.store, err = sqlite.Open(ctx, filepath.Join(cfg.DataDir, DBFile), sqlitex.WithDriver(deps.SQLDriver))
-	if err != nil {
-		return u, fmt.Errorf("product: open store: %w", err)
+	if u.store, err = openStore(ctx, cfg, deps); err != nil {
+		return u, err
 	}
 	u.svc = app.New(u.store, app.Options{Now: deps.Now, Log: u.log, Metrics: deps.Metrics})
 	if _, err := u.svc.SeedCatalog(ctx, cfg.CatalogSpec()); err != nil {
@@ -147,6 +169,35 @@ func New(ctx context.Context, cfg Config, deps Deps) (u *Unit, err error) {
 		return u, fmt.Errorf("product: listen ops: %w", err)
 	}
 	return u, nil
+}
+
+// openStore opens the store cfg selects.
+func openStore(ctx context.Context, cfg Config, deps Deps) (closableStore, error) {
+	if cfg.DynamoDBTable == "" {
+		if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+			return nil, fmt.Errorf("product: data dir: %w", err)
+		}
+		s, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, DBFile), sqlitex.WithDriver(deps.SQLDriver))
+		if err != nil {
+			return nil, fmt.Errorf("product: open store: %w", err)
+		}
+		return s, nil
+	}
+	awsCfg, err := awsx.Config(ctx, awsx.Options{Region: cfg.AWSRegion, Endpoint: cfg.AWSEndpoint, HTTP: deps.AWSHTTPClient})
+	if err != nil {
+		return nil, fmt.Errorf("product: %w", err)
+	}
+	client := awsdynamodb.NewFromConfig(awsCfg)
+	if cfg.CreateTable {
+		if err := dynamodb.CreateTable(ctx, client, cfg.DynamoDBTable, tableWait); err != nil {
+			return nil, fmt.Errorf("product: %w", err)
+		}
+	}
+	s, err := dynamodb.New(client, cfg.DynamoDBTable)
+	if err != nil {
+		return nil, fmt.Errorf("product: %w", err)
+	}
+	return dynamoStore{s}, nil
 }
 
 // GRPCAddr is the address ProductService listens on.
