@@ -1,7 +1,7 @@
 # shoplab: the two commands are `go run . demo` and `make test`.
 GO ?= go
 
-.PHONY: test test-short vet fmt-check generate check-generate demo build bench
+.PHONY: test test-short vet fmt-check generate check-generate demo build bench bench-go
 
 ## test: vet, then every test with the race detector (heavy suites included)
 test: vet
@@ -26,5 +26,10 @@ build:
 demo:
 	$(GO) run . demo
 
+## bench: the performance table against same-run baselines (docs/performance.md)
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 1x ./...
+	$(GO) run . bench
+
+## bench-go: the Go micro-benchmarks, for benchstat
+bench-go:
+	$(GO) test -run '^$$' -bench . -count 6 ./...
