@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shoplab/shoplab/services/notification/app"
 	"github.com/shoplab/shoplab/sim/shopclient"
 )
 
@@ -117,8 +118,11 @@ func TestAcceptedOrdersSurviveKill9(t *testing.T) {
 			t.Errorf("order %s after kill -9: %+v %v", id, o, err)
 		}
 	}
-	// The outbox survives too: every accepted order gets its one email.
-	deadline := time.Now().Add(30 * time.Second)
+	// The outbox survives too: every accepted order gets its one email. An
+	// email whose dedup claim was taken just before the kill is sent once
+	// that claim's lease (30 s, app.DefaultClaimLease) runs out, so the
+	// wait covers a lease and then some.
+	deadline := time.Now().Add(app.DefaultClaimLease + 30*time.Second)
 	for {
 		resp, err := http.Get("http://" + ops + "/ops/v1/mailbox?limit=1000")
 		if err != nil {
@@ -155,7 +159,7 @@ func TestAcceptedOrdersSurviveKill9(t *testing.T) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d accepted orders have no email 30s after the restart (data dir %s)", missing, len(accepted), filepath.Clean(dir))
+			t.Fatalf("%d of %d accepted orders have no email %s after the restart (data dir %s)", missing, len(accepted), app.DefaultClaimLease+30*time.Second, filepath.Clean(dir))
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

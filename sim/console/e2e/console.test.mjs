@@ -71,7 +71,9 @@ test("the console shows the env, injects a fault and kills a unit", { timeout: 1
       const v = await p95(page);
       return { ok: v > 300, p95: v };
     }, 40_000);
-    assert.ok(during.p95 > before.p95 * 3, `p95 rose from ${before.p95} to ${during.p95}`);
+    // 400 ms more on every payment: the checkout p95 must show most of it
+    // (the first p95 can be high on a busy machine, so no ratio).
+    assert.ok(during.p95 >= before.p95 + 200, `p95 rose only from ${before.p95} to ${during.p95}`);
     await page.screenshot({ path: join(shots, "02-payment-latency.png"), fullPage: true });
 
     // Remove it from the page.
