@@ -35,6 +35,8 @@ func commands() map[string]command {
 		"k6":     {"write a k6 script for a scenario: k6 <scenario.yaml> [--out FILE]", runK6},
 
 		"calibrate": {"measure CPU and memory per request of each unit: calibrate [--out profiles/local.json]", runCalibrate},
+
+		"terraform": {"write envs/aws-<env>.yaml addresses from terraform output: terraform env --tf-output FILE --env dev|prod", runTerraform},
 	}
 }
 

@@ -148,11 +148,13 @@ func checkAWSEnv(repo, env string, m *Module, ef *envFile, eventTopics []string)
 	p := append(Problems(nil), e.Errors...)
 	where := "terraform/aws/envs/" + env
 	file := "envs/aws-" + env + ".yaml"
-	eq := func(what, tf, want string) {
+	eqFrom := func(src, what, tf, want string) {
 		if tf != want {
-			p = append(p, fmt.Sprintf("%s: %s is %q, %s says %q", where, what, tf, file, want))
+			p = append(p, fmt.Sprintf("%s: %s is %q, %s says %q", where, what, tf, src, want))
 		}
 	}
+	eq := func(what, tf, want string) { eqFrom(file, what, tf, want) }
+	overlay := "argocd/overlays/" + env
 	eq("module.dynamodb.products_table_name (aws.dynamodb.products_table)", e.str("dynamodb", "products_table_name"), ef.AWS.DynamoDB.ProductsTable)
 	eq("module.dynamodb.dedup_table_name (aws.dynamodb.dedup_table)", e.str("dynamodb", "dedup_table_name"), ef.AWS.DynamoDB.DedupTable)
 	eq("module.s3.bucket_name (aws.s3.analytics_bucket)", e.str("s3", "bucket_name"), ef.AWS.S3.AnalyticsBucket)
@@ -229,7 +231,7 @@ func checkAWSEnv(repo, env string, m *Module, ef *envFile, eventTopics []string)
 	for _, d := range deps {
 		sas[d.Name] = d.Spec.Template.Spec.ServiceAccountName
 		if d.Namespace != "" {
-			eq("module.iam.namespace (namespace of Deployment "+d.Name+" in argocd/overlays/"+env+")", e.str("iam", "namespace"), d.Namespace)
+			eqFrom(overlay, "module.iam.namespace (namespace of Deployment "+d.Name+")", e.str("iam", "namespace"), d.Namespace)
 		}
 		for _, c := range d.Spec.Template.Spec.Containers {
 			images = append(images, c.Image)
@@ -249,7 +251,7 @@ func checkAWSEnv(repo, env string, m *Module, ef *envFile, eventTopics []string)
 			p = append(p, fmt.Sprintf("%s: argocd/overlays/%s deploys %q (service account %q) but module.iam.units has no role for it", where, env, unit, sa))
 			continue
 		}
-		eq("module.iam.units."+unit+".service_account (argocd/overlays/"+env+")", got, sa)
+		eqFrom(overlay, "module.iam.units."+unit+".service_account", got, sa)
 	}
 	for unit, sa := range tfSAs {
 		if _, ok := sas[unit]; !ok {
@@ -259,7 +261,7 @@ func checkAWSEnv(repo, env string, m *Module, ef *envFile, eventTopics []string)
 	lambdaImage := e.str("lambda", "source_image")
 	sort.Strings(images)
 	for _, img := range uniq(images) {
-		eq("module.lambda.source_image (the image argocd/overlays/"+env+" deploys)", lambdaImage, img)
+		eqFrom(overlay, "module.lambda.source_image (the image the Deployments run)", lambdaImage, img)
 	}
 	if repo, _, _ := strings.Cut(lambdaImage, ":"); repo != strVal(e.Locals["image_repository"]) {
 		p = append(p, fmt.Sprintf("%s: output image_repository %q is not the Lambda's image %q", where, strVal(e.Locals["image_repository"]), lambdaImage))
