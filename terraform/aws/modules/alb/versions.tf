@@ -1,10 +1,6 @@
 terraform {
   required_version = ">= 1.11"
   required_providers {
-    aws = {
-      source  = "hashicorp/aws"
-      version = "~> 6.0"
-    }
     helm = {
       source  = "hashicorp/helm"
       version = "~> 2.17"
