@@ -38,6 +38,8 @@ func commands() map[string]command {
 		"diff":      {"compare a run with a baseline run: diff <run-dir-or-bundle> <baseline> [--latency-tolerance 0.25]", runDiff},
 		"doctor":    {"check this machine for what an env needs: doctor [--env local|host|compose]", runDoctor},
 		"calibrate": {"measure CPU and memory per request of each unit: calibrate [--out profiles/local.json]", runCalibrate},
+
+		"terraform": {"write envs/aws-<env>.yaml addresses from terraform output: terraform env --tf-output FILE --env dev|prod", runTerraform},
 	}
 }
 
