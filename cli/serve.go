@@ -31,6 +31,9 @@ type serveFlags struct {
 	processorLatency, window                                         time.Duration
 	catalogSeed                                                      int64
 	bucket, s3Endpoint, awsRegion                                    string
+	// Real AWS parts (DynamoDB, SES) of product and notification.
+	dynamoDBTable, awsEndpoint, dedupTable, email, sender string
+	createResources                                       bool
 }
 
 func runServe(ctx context.Context, e env, args []string) error {
@@ -60,6 +63,12 @@ func runServe(ctx context.Context, e env, args []string) error {
 	fs.StringVar(&f.bucket, "bucket", "shoplab-analytics", "S3 bucket of the analytics window archive")
 	fs.StringVar(&f.s3Endpoint, "s3-endpoint", "", "S3-compatible endpoint (LocalStack, moto); empty means AWS")
 	fs.StringVar(&f.awsRegion, "aws-region", "us-east-1", "AWS region")
+	fs.StringVar(&f.awsEndpoint, "aws-endpoint", "", "DynamoDB/SES endpoint (moto_server, LocalStack); empty means AWS")
+	fs.StringVar(&f.dynamoDBTable, "dynamodb-table", "", "DynamoDB table of the catalog and stock (product); empty means SQLite in -data-dir")
+	fs.StringVar(&f.dedupTable, "dedup-table", "", "DynamoDB table of sent events (notification); empty means SQLite in -data-dir")
+	fs.StringVar(&f.email, "email", "mailbox", "email provider (notification): mailbox or ses")
+	fs.StringVar(&f.sender, "sender", "", "From address (notification); SES needs it verified")
+	fs.BoolVar(&f.createResources, "create-resources", false, "create the DynamoDB tables and verify the SES sender if missing (emulators)")
 	if err := config.Parse(fs, args[1:], e.lookup); err != nil {
 		return usageError("%v", err)
 	}
@@ -90,7 +99,8 @@ func buildServed(ctx context.Context, name string, f serveFlags, log *slog.Logge
 		return userunit.New(ctx, userunit.Config{GRPCAddr: f.grpcAddr, OpsAddr: f.opsAddr, DataDir: f.dataDir, Argon2: user.DefaultArgon2},
 			userunit.Deps{Log: log, Metrics: reg})
 	case "product":
-		return productunit.New(ctx, productunit.Config{GRPCAddr: f.grpcAddr, OpsAddr: f.opsAddr, DataDir: f.dataDir, CatalogSeed: f.catalogSeed},
+		return productunit.New(ctx, productunit.Config{GRPCAddr: f.grpcAddr, OpsAddr: f.opsAddr, DataDir: f.dataDir, CatalogSeed: f.catalogSeed,
+			DynamoDBTable: f.dynamoDBTable, AWSEndpoint: f.awsEndpoint, AWSRegion: f.awsRegion, CreateTable: f.createResources},
 			productunit.Deps{Log: log, Metrics: reg})
 	case "payment":
 		return paymentunit.New(ctx, paymentunit.Config{GRPCAddr: f.grpcAddr, OpsAddr: f.opsAddr, DataDir: f.dataDir, ProcessorLatency: f.processorLatency},

@@ -17,7 +17,9 @@ import (
 func buildServedMore(ctx context.Context, name string, f serveFlags, log *slog.Logger, reg *metrics.Registry, brokers []string) (served, error) {
 	switch name {
 	case "notification":
-		return notificationunit.New(ctx, notificationunit.Config{OpsAddr: f.opsAddr, DataDir: f.dataDir, KafkaBrokers: brokers},
+		return notificationunit.New(ctx, notificationunit.Config{OpsAddr: f.opsAddr, DataDir: f.dataDir, KafkaBrokers: brokers,
+			DedupTable: f.dedupTable, Email: f.email, Sender: f.sender, AWSEndpoint: f.awsEndpoint, AWSRegion: f.awsRegion,
+			CreateResources: f.createResources},
 			notificationunit.Deps{Log: log, Metrics: reg})
 	case "analytics":
 		// The S3 client comes from the SDK's default chain (IRSA on EKS,

@@ -1,8 +1,19 @@
-// Package unit is the notification unit's composition root for the local
-// and host envs: the event-source runner (the MSK event source mapping's
-// stand-in) on the orders topic, the Lambda handler, the SQLite dedup store
-// and the SQLite mailbox, plus the ops HTTP server. The unit has no gRPC
-// API; in AWS the same handler runs in Lambda (see lambdamain).
+// Package unit is the notification unit's composition root for the local,
+// host and compose envs: the event-source runner (the MSK event source
+// mapping's stand-in) on the orders topic, the Lambda handler, a dedup store
+// (SQLite, or DynamoDB with Config.DedupTable), a mailer (the SQLite
+// mailbox, or Amazon SES v2 with Config.Email "ses") and the ops HTTP
+// server. The unit has no gRPC API; in AWS the same handler runs in Lambda
+// (see lambdamain).
+//
+// The mailbox is also the unit's sent log: with SES, every email SES
+// accepted is recorded in mailbox.db too, so GET /ops/v1/mailbox (served
+// from Mailbox) shows what went out in every env. SES v2 has no API that
+// lists sent mail and moto's record of it is moto's alone, so the log is
+// the unit's own. A record that fails after SES accepted the email is
+// logged and counted (shoplab_notification_sent_log_failures_total), not
+// retried through the handler: a retry would send the customer a second
+// email.
 package unit
 
 import (
@@ -16,10 +27,20 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsdynamodb "github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/shoplab/shoplab/services/notification"
+	"github.com/shoplab/shoplab/services/notification/adapters/dynamodb"
 	"github.com/shoplab/shoplab/services/notification/adapters/eventsource"
 	"github.com/shoplab/shoplab/services/notification/adapters/mailbox"
+	"github.com/shoplab/shoplab/services/notification/adapters/ses"
 	"github.com/shoplab/shoplab/services/notification/adapters/sqlite"
 	"github.com/shoplab/shoplab/services/notification/app"
+	"github.com/shoplab/shoplab/services/platform/awsx"
 	"github.com/shoplab/shoplab/services/platform/errs"
 	"github.com/shoplab/shoplab/services/platform/httpx"
 	"github.com/shoplab/shoplab/services/platform/kafkax"
@@ -59,7 +80,24 @@ type Config struct {
 	Sender          string        // From address; "" means app.DefaultSender
 	FallbackDomain  string        // "" means DefaultFallbackDomain
 	ClaimLease      time.Duration // dedup claim lease; 0 means app.DefaultClaimLease
+
+	// Real parts (host, compose envs). DataDir is still needed: it holds
+	// the mailbox, which is the sent log with SES (see the package doc).
+	DedupTable      string // "" means SQLite notification.db in DataDir; else the DynamoDB dedup table
+	Email           string // EmailMailbox ("" too) or EmailSES (SES v2, From = Sender)
+	AWSEndpoint     string // "" means the real AWS; http://127.0.0.1:15000 for moto
+	AWSRegion       string // "" means us-east-1
+	CreateResources bool   // create the dedup table and verify the sender identity if missing
 }
+
+// The values of Config.Email.
+const (
+	EmailMailbox = "mailbox"
+	EmailSES     = "ses"
+)
+
+// resourceWait bounds how long New waits for a table it created.
+const resourceWait = 60 * time.Second
 
 // Deps are the unit's tools, installed by the wiring.
 type Deps struct {
@@ -70,12 +108,58 @@ type Deps struct {
 	// KafkaDialer, when set, carries every broker connection (wiring routes
 	// it through the unit's Kafka proxy); nil dials directly.
 	KafkaDialer kafkax.Dialer
+	// AWSHTTPClient carries every DynamoDB and SES call; nil means the SDK
+	// default. Chaos L7 wraps it (e.g. ProvisionedThroughputExceeded).
+	AWSHTTPClient aws.HTTPClient
+}
+
+// dedupStore is the DedupStore the unit closes and pings.
+type dedupStore interface {
+	app.DedupStore
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// dynamoDedup gives the DynamoDB store the Ping and Close the unit uses.
+type dynamoDedup struct {
+	*dynamodb.Store
+	client *awsdynamodb.Client
+	table  string
+}
+
+func (d dynamoDedup) Ping(ctx context.Context) error {
+	if _, err := d.client.DescribeTable(ctx, &awsdynamodb.DescribeTableInput{TableName: aws.String(d.table)}); err != nil {
+		return errs.Wrap(errs.Unavailable, err, "dynamodb dedup table %s", d.table)
+	}
+	return nil
+}
+
+func (dynamoDedup) Close() error { return nil }
+
+// sentLogMailer sends through SES and records what SES accepted in the
+// mailbox, the unit's sent log.
+type sentLogMailer struct {
+	send     app.Mailer
+	sentLog  *mailbox.Mailbox
+	log      *slog.Logger
+	failures prometheus.Counter
+}
+
+func (m *sentLogMailer) Send(ctx context.Context, e notification.Email) error {
+	if err := m.send.Send(ctx, e); err != nil {
+		return err
+	}
+	if err := m.sentLog.Send(ctx, e); err != nil {
+		m.failures.Inc()
+		m.log.WarnContext(ctx, "email sent but not recorded in the sent log", "event_id", e.EventID, "order_id", e.OrderID, "error", err)
+	}
+	return nil
 }
 
 // Unit is the running notification unit.
 type Unit struct {
 	log     *slog.Logger
-	dedup   *sqlite.Store
+	dedup   dedupStore
 	mailbox *mailbox.Mailbox
 	handler *app.Handler
 	runner  *eventsource.Runner
@@ -93,6 +177,11 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *Unit, err error) {
 	}
 	if len(cfg.KafkaBrokers) == 0 {
 		return nil, errs.InvalidField("KafkaBrokers", "at least one broker address is required")
+	}
+	switch cfg.Email {
+	case "", EmailMailbox, EmailSES:
+	default:
+		return nil, errs.InvalidField("Email", "want %q or %q, got %q", EmailMailbox, EmailSES, cfg.Email)
 	}
 	if deps.Log == nil {
 		deps.Log = logx.Discard()
@@ -118,18 +207,30 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *Unit, err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, errs.Wrap(errs.Unavailable, err, "create data dir %s", cfg.DataDir)
 	}
-	if u.dedup, err = sqlite.Open(ctx, filepath.Join(cfg.DataDir, DedupFile), sqlitex.WithDriver(deps.SQLDriver)); err != nil {
-		return nil, err
-	}
 	if u.mailbox, err = mailbox.Open(ctx, filepath.Join(cfg.DataDir, MailboxFile), mailbox.Options{Now: deps.Now, Driver: deps.SQLDriver}); err != nil {
 		return nil, err
+	}
+	var mailer app.Mailer = u.mailbox
+	var awsCfg aws.Config
+	if cfg.DedupTable != "" || cfg.Email == EmailSES {
+		if awsCfg, err = awsx.Config(ctx, awsx.Options{Region: cfg.AWSRegion, Endpoint: cfg.AWSEndpoint, HTTP: deps.AWSHTTPClient}); err != nil {
+			return nil, err
+		}
+	}
+	if u.dedup, err = openDedup(ctx, cfg, deps, awsCfg); err != nil {
+		return nil, err
+	}
+	if cfg.Email == EmailSES {
+		if mailer, err = u.sesMailer(ctx, cfg, deps, awsCfg); err != nil {
+			return nil, err
+		}
 	}
 	u.handler, err = app.NewHandler(app.Config{
 		Sender:         cfg.Sender,
 		FallbackDomain: cfg.FallbackDomain,
 		ClaimLease:     cfg.ClaimLease,
 	}, app.Deps{
-		Mailer:  u.mailbox,
+		Mailer:  mailer,
 		Dedup:   u.dedup,
 		Log:     u.log,
 		Metrics: deps.Metrics,
@@ -162,6 +263,52 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *Unit, err error) {
 		return nil, errs.Wrap(errs.Unavailable, err, "listen on ops address %q", cfg.OpsAddr)
 	}
 	return u, nil
+}
+
+// openDedup opens the dedup store cfg selects, given an AWS config.
+func openDedup(ctx context.Context, cfg Config, deps Deps, awsCfg aws.Config) (dedupStore, error) {
+	if cfg.DedupTable == "" {
+		s, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, DedupFile), sqlitex.WithDriver(deps.SQLDriver))
+		if err != nil {
+			return nil, err // not a typed nil in the interface, which Close would call
+		}
+		return s, nil
+	}
+	client := awsdynamodb.NewFromConfig(awsCfg)
+	if cfg.CreateResources {
+		if err := dynamodb.EnsureTable(ctx, client, cfg.DedupTable, resourceWait); err != nil {
+			return nil, err
+		}
+	}
+	s, err := dynamodb.New(client, cfg.DedupTable, dynamodb.Options{})
+	if err != nil {
+		return nil, err
+	}
+	return dynamoDedup{Store: s, client: client, table: cfg.DedupTable}, nil
+}
+
+// sesMailer builds the SES mailer that records into the sent log, first
+// verifying the sender identity when the env creates its resources.
+func (u *Unit) sesMailer(ctx context.Context, cfg Config, deps Deps, awsCfg aws.Config) (app.Mailer, error) {
+	client := sesv2.NewFromConfig(awsCfg)
+	if cfg.CreateResources {
+		sender := cfg.Sender
+		if sender == "" {
+			sender = app.DefaultSender
+		}
+		_, err := client.CreateEmailIdentity(ctx, &sesv2.CreateEmailIdentityInput{EmailIdentity: aws.String(sender)})
+		var exists *sestypes.AlreadyExistsException
+		if err != nil && !errors.As(err, &exists) {
+			return nil, errs.Wrap(errs.Unavailable, err, "ses: verify sender %s", sender)
+		}
+	}
+	return &sentLogMailer{
+		send:    ses.New(client, ses.Options{}),
+		sentLog: u.mailbox,
+		log:     u.log,
+		failures: deps.Metrics.Counter("shoplab_notification_sent_log_failures_total",
+			"Emails SES accepted that the sent log (the ops mailbox) failed to record."),
+	}, nil
 }
 
 // route labels ops requests by the mux pattern without its method (Observe
@@ -234,8 +381,9 @@ func (u *Unit) Ready(ctx context.Context) error {
 	return u.runner.Ready(ctx)
 }
 
-// Mailbox is the local mailbox, for the ops API (GET /ops/v1/mailbox lists
-// it with List) and the scenario invariants.
+// Mailbox is the local mailbox, or with SES the sent log of what SES
+// accepted, for the ops API (GET /ops/v1/mailbox lists it with List) and
+// the scenario invariants.
 func (u *Unit) Mailbox() *mailbox.Mailbox { return u.mailbox }
 
 // Lag is the consumer lag over the partitions this unit owns now.

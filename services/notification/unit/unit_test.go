@@ -180,6 +180,7 @@ func TestNewValidates(t *testing.T) {
 		{"KafkaBrokers", unit.Config{DataDir: t.TempDir()}},
 		{"BatchSize", unit.Config{DataDir: t.TempDir(), KafkaBrokers: []string{"b:1"}, BatchSize: -1}},
 		{"Sender", unit.Config{DataDir: t.TempDir(), KafkaBrokers: []string{"b:1"}, Sender: "nope"}},
+		{"Email", unit.Config{DataDir: t.TempDir(), KafkaBrokers: []string{"b:1"}, Email: "smtp"}},
 	} {
 		u, err := unit.New(t.Context(), tc.cfg, unit.Deps{})
 		if err == nil {

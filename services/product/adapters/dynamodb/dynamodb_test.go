@@ -112,7 +112,9 @@ func TestReseedKeepsStock(t *testing.T) {
 
 // BenchmarkReserveStock measures serial reservations per second of two
 // lines each on SQLite and on DynamoDB (the emulator), in the same run, so
-// the ratio is the figure to quote.
+// the ratio is the figure to quote. Measured 2026-12-03 on the shared
+// one-thread moto_server (2 cores): sqlite 1802/s, dynamodb 5.1/s, a ratio
+// of about 350; moto, not the adapter (two calls per reservation), sets it.
 func BenchmarkReserveStock(b *testing.B) {
 	catalog, err := product.GenerateCatalog(product.CatalogSpec{Seed: 1, StockMin: product.MaxStock / 1000, StockMax: product.MaxStock / 1000, LowStockCount: -1})
 	if err != nil {
