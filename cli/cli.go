@@ -34,6 +34,8 @@ func commands() map[string]command {
 		"chaos":  {"inject faults into a running `shoplab up`: chaos list|add|remove|reset|targets", runChaos},
 		"k6":     {"write a k6 script for a scenario: k6 <scenario.yaml> [--out FILE]", runK6},
 
+		"deps": {"run the env file's real parts on this machine: deps up|status|down [--env host] [--print-env]", runDeps},
+
 		"calibrate": {"measure CPU and memory per request of each unit: calibrate [--out profiles/local.json]", runCalibrate},
 	}
 }
