@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+
+	"github.com/shoplab/shoplab/services/platform/errs"
 )
 
 // The broker's Maven module, config template and exporter rules live in
@@ -52,7 +54,7 @@ func newKafka(o *Owner) (*kafkaPart, error) {
 		return nil, err
 	}
 	if port == 65535 {
-		return nil, fmt.Errorf("kafka.brokers[0]: port %d leaves no port for the controller (port+1)", port)
+		return nil, errs.InvalidField("kafka.brokers[0]", "port %d leaves no port for the controller (port+1)", port)
 	}
 	k := &kafkaPart{o: o, host: host, port: port, stateDir: filepath.Join(o.cfg.StateDir, Kafka), jmxPort: o.cfg.KafkaJMXExporter, heap: "512m"}
 	props, err := renderServerProperties(k.addr(), k.controllerAddr(), filepath.Join(k.stateDir, "data"))

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/shoplab/shoplab/services/platform/errs"
 )
 
 // MotoSerialLauncher serves moto's app on one thread: python3 -c
@@ -69,7 +71,7 @@ type motoPart struct {
 func newMoto(o *Owner) (*motoPart, error) {
 	u, err := url.Parse(o.cfg.Spec.AWSEndpoint)
 	if err != nil || u.Scheme != "http" || u.Host == "" {
-		return nil, fmt.Errorf("aws.endpoint: %q is not an http://host:port URL of an emulator", o.cfg.Spec.AWSEndpoint)
+		return nil, errs.InvalidField("aws.endpoint", "%q is not an http://host:port URL of an emulator", o.cfg.Spec.AWSEndpoint)
 	}
 	hostport := u.Host
 	if u.Port() == "" {

@@ -20,6 +20,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/shoplab/shoplab/services/platform/errs"
 )
 
 // postgresPart runs a PostgreSQL cluster of its own: initdb once, then the
@@ -43,7 +45,7 @@ func newPostgres(o *Owner) (*postgresPart, error) {
 		return nil, err
 	}
 	if o.cfg.Spec.PostgresUser == "" {
-		return nil, fmt.Errorf("postgres.user: empty")
+		return nil, errs.InvalidField("postgres.user", "empty: name the role to create")
 	}
 	return &postgresPart{
 		o: o, host: host, port: port,
