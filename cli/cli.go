@@ -37,6 +37,7 @@ func commands() map[string]command {
 		"bench":     {"measure throughput, latency and memory next to same-run baselines: bench [--short]", runBench},
 		"diff":      {"compare a run with a baseline run: diff <run-dir-or-bundle> <baseline> [--latency-tolerance 0.25]", runDiff},
 		"doctor":    {"check this machine for what an env needs: doctor [--env local|host|compose]", runDoctor},
+		"deps":      {"run the env file's real parts on this machine: deps up|status|down [--env host] [--print-env]", runDeps},
 		"calibrate": {"measure CPU and memory per request of each unit: calibrate [--out profiles/local.json]", runCalibrate},
 
 		"terraform": {"write envs/aws-<env>.yaml addresses from terraform output: terraform env --tf-output FILE --env dev|prod", runTerraform},

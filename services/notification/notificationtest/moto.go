@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
 	"github.com/shoplab/shoplab/services/notification"
+	"github.com/shoplab/shoplab/services/platform/parts"
 )
 
 // MotoRegion is the region every moto-backed test uses.
@@ -38,7 +39,7 @@ func StartMoto(tb testing.TB) *Moto {
 	tb.Helper()
 	bin, err := exec.LookPath("moto_server")
 	if err != nil {
-		tb.Skip("moto_server not found: install with pip install 'moto[server]'")
+		tb.Skip("moto_server not found: install with " + parts.MotoInstall)
 	}
 	// The port is picked by the kernel then handed to moto, so another
 	// process may grab it in between; a start that dies early is retried.
@@ -76,25 +77,12 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// serialLauncher serves moto's app on one thread. moto_server's own
-// launcher serves each request on a thread of its own, and moto evaluates a
-// conditional write and applies it without a lock, so two concurrent
-// conditional PutItems can both win, which DynamoDB never allows. One
-// thread makes moto as atomic as the service it stands in for, so the
-// contract suite tests the adapter instead of moto's races.
-const serialLauncher = `import sys
-from werkzeug.serving import run_simple
-from moto.server import DomainDispatcherApplication, create_backend_app
-run_simple(sys.argv[1], int(sys.argv[2]), DomainDispatcherApplication(create_backend_app), threaded=False)`
-
-// motoCommand runs moto on one thread when python3 can import it (the
-// moto_server on PATH may be a pyenv shim, so its script names no
-// interpreter), else moto_server itself.
+// motoCommand runs moto on one thread (see parts.MotoSerialLauncher: a
+// conditional write must be atomic) when python3 can import it, else
+// moto_server itself.
 func motoCommand(bin string, port int) *exec.Cmd {
-	if py, err := exec.LookPath("python3"); err == nil {
-		if exec.Command(py, "-c", "import moto.server, werkzeug.serving").Run() == nil {
-			return exec.Command(py, "-c", serialLauncher, "127.0.0.1", strconv.Itoa(port))
-		}
+	if cmd, err := parts.MotoCommand("127.0.0.1", port); err == nil {
+		return cmd
 	}
 	return exec.Command(bin, "-p", strconv.Itoa(port), "-H", "127.0.0.1")
 }
