@@ -156,7 +156,6 @@ func TestSchemaCopyIsValidJSONSchema(t *testing.T) {
 
 func itoa(i int) string { return strconv.Itoa(i) }
 
-
 func mustLoad(t *testing.T, name string) *Env {
 	t.Helper()
 	e, err := Load(name)
