@@ -165,6 +165,8 @@ func (k targetKind) String() string {
 		return "gateway or client->gateway"
 	case targetStore:
 		return "unit (its SQL store)"
+	case targetAWS:
+		return "edge unit->aws"
 	}
 	return "unit"
 }
