@@ -56,8 +56,8 @@ func newAWSRule(id string, p params, dec *decider) *awsRule {
 
 // AWSHTTPClient returns the HTTP client unit's AWS SDK clients must use: it
 // injects the aws_error faults aimed at "unit->aws" and otherwise sends
-// requests on with base (nil: a client with a 10 s timeout).
-func (e *Engine) AWSHTTPClient(unit string, base aws.HTTPClient) aws.HTTPClient {
+// requests on (with a 10 s timeout, so a dead endpoint never hangs a call).
+func (e *Engine) AWSHTTPClient(unit string) aws.HTTPClient {
 	edge := unit + "->aws"
 	e.mu.Lock()
 	if e.awsEdges == nil {
@@ -65,10 +65,7 @@ func (e *Engine) AWSHTTPClient(unit string, base aws.HTTPClient) aws.HTTPClient 
 	}
 	e.awsEdges[edge] = true
 	e.mu.Unlock()
-	if base == nil {
-		base = &http.Client{Timeout: 10 * time.Second}
-	}
-	return &awsClient{e: e, edge: edge, next: base}
+	return &awsClient{e: e, edge: edge, next: &http.Client{Timeout: 10 * time.Second}}
 }
 
 type awsClient struct {

@@ -39,7 +39,7 @@ func awsConfig(url string, hc aws.HTTPClient, attempts int) aws.Config {
 func TestAWSErrorThrottlesDynamoDBAsTheSDKKnowsIt(t *testing.T) {
 	e := MustEngine(t, WithSeed(7))
 	srv, hits := fakeAWS(t)
-	db := dynamodb.NewFromConfig(awsConfig(srv.URL, e.AWSHTTPClient("product", nil), 1))
+	db := dynamodb.NewFromConfig(awsConfig(srv.URL, e.AWSHTTPClient("product"), 1))
 	put := func() error {
 		_, err := db.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: aws.String("t"),
 			Item: map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: "1"}}})
@@ -59,7 +59,7 @@ func TestAWSErrorThrottlesDynamoDBAsTheSDKKnowsIt(t *testing.T) {
 	}
 	// The SDK treats it as throttling and retries: with 3 attempts it is
 	// still refused and still never reaches the server.
-	db3 := dynamodb.NewFromConfig(awsConfig(srv.URL, e.AWSHTTPClient("product", nil), 3))
+	db3 := dynamodb.NewFromConfig(awsConfig(srv.URL, e.AWSHTTPClient("product"), 3))
 	if _, err := db3.GetItem(context.Background(), &dynamodb.GetItemInput{TableName: aws.String("t"),
 		Key: map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: "1"}}}); !errors.As(err, &pte) || !strings.Contains(err.Error(), "attempts") {
 		t.Errorf("retried err = %v", err)
@@ -74,7 +74,7 @@ func TestAWSErrorRateOperationAndSeed(t *testing.T) {
 	run := func(seed int64) string {
 		e := MustEngine(t, WithSeed(seed))
 		srv, _ := fakeAWS(t)
-		db := dynamodb.NewFromConfig(awsConfig(srv.URL, e.AWSHTTPClient("product", nil), 1))
+		db := dynamodb.NewFromConfig(awsConfig(srv.URL, e.AWSHTTPClient("product"), 1))
 		MustApply(t, e, Fault{Name: "flaky", Target: "product->aws", Type: AWSError, Attributes: map[string]any{"rate": 0.4, "operation": "PutItem"}})
 		var b strings.Builder
 		for range 40 {
@@ -103,7 +103,7 @@ func TestAWSErrorRateOperationAndSeed(t *testing.T) {
 func TestAWSErrorOnS3IsXML(t *testing.T) {
 	e := MustEngine(t)
 	srv, _ := fakeAWS(t)
-	cfg := awsConfig(srv.URL, e.AWSHTTPClient("analytics", nil), 1)
+	cfg := awsConfig(srv.URL, e.AWSHTTPClient("analytics"), 1)
 	c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true })
 	MustApply(t, e, Fault{Target: "analytics->aws", Type: AWSError, Attributes: map[string]any{"error": "SlowDown", "status": 503}})
 	var api smithy.APIError
