@@ -232,7 +232,7 @@ func (c *Cloud) startRealKafka(ctx context.Context) error {
 		_, _ = rand.Read(b[:])
 		c.groupSuffix = "-" + hex.EncodeToString(b[:])
 		for _, g := range []string{Notification, Analytics} {
-			if err := commitAtEnd(client, g+c.groupSuffix, e.Kafka.Topics.Orders.Name); err != nil {
+			if err := commitAtEnd(ctx, client, admin, g+c.groupSuffix, e.Kafka.Topics.Orders.Name); err != nil {
 				return fmt.Errorf("kafka: start group %s at the end of %s: %w", g+c.groupSuffix, e.Kafka.Topics.Orders.Name, err)
 			}
 		}
@@ -271,8 +271,26 @@ func leadersReady(client sarama.Client, topic string) error {
 }
 
 // commitAtEnd commits group's offsets at the current end of every
-// partition of topic.
-func commitAtEnd(client sarama.Client, group, topic string) error {
+// partition of topic, and reads them back. A broker that has just started
+// may not coordinate groups yet (its offsets topic is being created): it
+// retries for up to 20 s.
+func commitAtEnd(ctx context.Context, client sarama.Client, admin sarama.ClusterAdmin, group, topic string) error {
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		err := tryCommitAtEnd(client, admin, group, topic)
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		_ = client.RefreshCoordinator(group)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+}
+
+func tryCommitAtEnd(client sarama.Client, admin sarama.ClusterAdmin, group, topic string) error {
 	parts, err := client.Partitions(topic)
 	if err != nil {
 		return err
@@ -282,6 +300,7 @@ func commitAtEnd(client sarama.Client, group, topic string) error {
 		return err
 	}
 	defer om.Close()
+	want := map[int32]int64{}
 	for _, p := range parts {
 		end, err := client.GetOffset(topic, p, sarama.OffsetNewest)
 		if err != nil {
@@ -292,9 +311,20 @@ func commitAtEnd(client sarama.Client, group, topic string) error {
 			return err
 		}
 		pom.MarkOffset(end, "")
+		want[p] = end
 		pom.AsyncClose()
 	}
 	om.Commit()
+	got, err := admin.ListConsumerGroupOffsets(group, map[string][]int32{topic: parts})
+	if err != nil {
+		return err
+	}
+	for p, end := range want {
+		b := got.GetBlock(topic, p)
+		if b == nil || b.Err != sarama.ErrNoError || b.Offset != end {
+			return fmt.Errorf("partition %d: offset not committed yet", p)
+		}
+	}
 	return nil
 }
 

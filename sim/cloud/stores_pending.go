@@ -52,3 +52,7 @@ func (c *Cloud) notificationStores(*notificationunit.Config, *notificationunit.D
 	}
 	return nil
 }
+
+// RealStores reports whether this build maps an env's PostgreSQL, DynamoDB
+// and SES stores onto the units (false: such an env is refused at start).
+const RealStores = false

@@ -94,3 +94,7 @@ func (c *Cloud) notificationStores(cfg *notificationunit.Config, deps *notificat
 	deps.AWSHTTPClient = c.awsHTTPClient(Notification)
 	return nil
 }
+
+// RealStores reports whether this build maps an env's PostgreSQL, DynamoDB
+// and SES stores onto the units (false: such an env is refused at start).
+const RealStores = true
