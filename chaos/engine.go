@@ -103,6 +103,8 @@ type Engine struct {
 	grpcUnits map[string]bool      // units whose server interceptors were asked for
 	httpUnits map[string]bool      // units whose HTTP middleware was asked for
 	drivers   map[string]string    // unit -> registered SQL driver name
+	awsEdges  map[string]bool      // "unit->aws" edges whose HTTP client was asked for (aws.go)
+	pgUnits   map[string]bool      // units whose PostgreSQL tracer was asked for (pg.go)
 	downRefs  map[string]int       // edge -> active down faults
 	killRefs  map[string]int       // unit -> active kill faults
 	closed    bool
@@ -297,7 +299,14 @@ func (e *Engine) checkReachable(pl *plan) error {
 		if e.procs == nil {
 			return errs.E(errs.FailedPrecondition, "%s needs unit control, and this engine has none (WithProcesses/SetProcesses)", pl.spec.name)
 		}
+	case classAWS:
+		if !e.awsEdges[target] {
+			return errs.InvalidField("target", "no AWS client of %s goes through this engine (hooked: %s)", target, e.listOrNone(e.awsEdges))
+		}
 	case classStorage:
+		if e.pgUnits[pl.unit] {
+			return checkPGStorage(pl)
+		}
 		if _, ok := e.drivers[pl.unit]; !ok {
 			return errs.InvalidField("target", "%s opens no store through this engine (stores: %s)", pl.unit, e.listOrNone(e.drivers))
 		}

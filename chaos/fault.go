@@ -165,6 +165,8 @@ func (k targetKind) String() string {
 		return "gateway or client->gateway"
 	case targetStore:
 		return "unit (its SQL store)"
+	case targetAWS:
+		return "edge unit->aws"
 	}
 	return "unit"
 }
@@ -445,6 +447,11 @@ func (pl *plan) parseTarget() error {
 			return errs.InvalidField("target", "%q serves no gRPC (gRPC units: %s)", t, strings.Join(grpcUnits, ", "))
 		}
 		pl.unit = t
+	case targetAWS:
+		if !isEdge || to != "aws" || !contains(Units, from) {
+			return errs.InvalidField("target", "%s acts on a unit's AWS edge like product->aws, not %q", pl.spec.name, t)
+		}
+		pl.edge = [2]string{from, to}
 	case targetGateway:
 		if t != httpUnit && t != "client->"+httpUnit {
 			return errs.InvalidField("target", "%s acts on the gateway's HTTP API: target gateway or client->gateway, not %q", pl.spec.name, t)

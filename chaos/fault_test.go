@@ -147,7 +147,7 @@ func TestFaultJSON(t *testing.T) {
 }
 
 func TestTypesDescribeEveryType(t *testing.T) {
-	all := []string{Latency, Bandwidth, SlowClose, Timeout, ResetPeer, Slicer, LimitData, Down, Kill, Restart, Pause, StorageLatency, StorageError, GRPCError, HTTPError}
+	all := []string{Latency, Bandwidth, SlowClose, Timeout, ResetPeer, Slicer, LimitData, Down, Kill, Restart, Pause, StorageLatency, StorageError, GRPCError, HTTPError, AWSError}
 	types := Types()
 	if len(types) != len(all) {
 		t.Fatalf("%d types, want %d", len(types), len(all))

@@ -31,6 +31,7 @@ type ruleSet struct {
 	grpcServer map[string][]*grpcRule // by unit
 	http       map[string][]*httpRule // by unit
 	storage    map[string][]*storageRule
+	aws        map[string][]*awsRule // by edge "unit->aws"
 }
 
 type grpcRule struct {
@@ -86,6 +87,8 @@ func (e *Engine) publishRules() {
 		case classHTTP:
 			r := &httpRule{id: af.id, status: int(p.int("status")), rate: p.float("rate"), after: p.str("when") == "after", path: p.str("path"), dec: af.dec}
 			rs.http = appendRule(rs.http, pl.unit, r)
+		case classAWS:
+			rs.aws = appendRule(rs.aws, pl.fault.Target, newAWSRule(af.id, p, af.dec))
 		case classStorage:
 			r := &storageRule{id: af.id, ops: p.ops("ops"), rate: p.float("rate"), dec: af.dec}
 			if pl.spec.name == StorageLatency {

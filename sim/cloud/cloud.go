@@ -1,7 +1,9 @@
 // Package cloud is the embedded runtime behind `shoplab up`: every unit of
 // the platform in one process, each on its own loopback listener, talking
 // to the others over real gRPC, HTTP and the Kafka wire protocol, on
-// embedded parts (kfake, SQLite, gofakes3).
+// embedded parts (kfake, SQLite, gofakes3) or, with a non-local env
+// (envs/host.yaml), on the real parts it names: a Kafka broker,
+// PostgreSQL and the AWS APIs, each reached through a named edge.
 package cloud
 
 import (
@@ -27,6 +29,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/shoplab/shoplab/chaos"
+	"github.com/shoplab/shoplab/envs"
 	"github.com/shoplab/shoplab/services/api/events"
 	"github.com/shoplab/shoplab/services/platform/kafkax"
 	"github.com/shoplab/shoplab/services/platform/logx"
@@ -60,6 +63,14 @@ type Config struct {
 	RecoveryGrace    time.Duration // age of a PENDING order before recovery settles it; 0 = unit default
 
 	Log *slog.Logger // nil discards unit logs
+
+	// Env is where the parts run; nil (or envs/local.yaml) is all
+	// embedded. A real part that does not answer fails New within seconds,
+	// naming the env file's field and the address.
+	Env *envs.Env
+	// PGPassword is the PostgreSQL password (the CLI reads PGPASSWORD);
+	// never in an env file.
+	PGPassword string
 
 	// Wiring lets the chaos engine put proxies on edges and install
 	// interceptors and driver hooks; nil wires everything directly.
@@ -132,10 +143,12 @@ type Cloud struct {
 	dataDir string
 	ownDir  bool
 
-	kafka      *kfake.Cluster
-	kafkaAddrs []string
-	s3         *httptest.Server
-	bucket     string
+	kafka       *kfake.Cluster
+	kafkaAddrs  []string     // bootstrap brokers
+	kafkaRoutes []kafkaRoute // one per broker, for the per-unit edges
+	groupSuffix string       // appended to consumer groups on a shared real broker
+	s3          *httptest.Server
+	bucket      string
 
 	mu         sync.Mutex
 	units      map[string]*unitState
@@ -197,10 +210,9 @@ func New(ctx context.Context, cfg Config) (_ *Cloud, err error) {
 	if cfg.Chaos != nil {
 		cfg.Chaos.SetProcesses(c)
 	}
-	if err = c.startKafka(); err != nil {
-		return nil, fmt.Errorf("kafka: %w", err)
+	if err = c.startParts(ctx); err != nil {
+		return nil, err
 	}
-	c.s3 = httptest.NewServer(gofakes3.New(s3mem.New()).Server())
 	for _, name := range Units {
 		if err = c.addUnit(ctx, name); err != nil {
 			return nil, fmt.Errorf("start %s: %w", name, err)
@@ -221,6 +233,37 @@ func New(ctx context.Context, cfg Config) (_ *Cloud, err error) {
 	return c, nil
 }
 
+// startParts starts the embedded parts and checks (and prepares) the real
+// ones the env names, before any unit starts.
+func (c *Cloud) startParts(ctx context.Context) error {
+	e := c.cfg.Env
+	real := e != nil && !e.IsLocal()
+	if real {
+		if err := c.preflight(ctx); err != nil {
+			return err
+		}
+	}
+	if e == nil || e.Kafka.Embedded {
+		if err := c.startKafka(); err != nil {
+			return fmt.Errorf("kafka: %w", err)
+		}
+	} else if err := c.startRealKafka(ctx); err != nil {
+		return err
+	}
+	if real && e.Stores.Relational == envs.StorePostgres {
+		if err := c.createDatabases(ctx); err != nil {
+			return err
+		}
+	}
+	if e != nil {
+		c.bucket = e.AWS.S3.AnalyticsBucket
+	}
+	if e == nil || e.Stores.Objects == envs.StoreEmbedded {
+		c.s3 = httptest.NewServer(gofakes3.New(s3mem.New()).Server())
+	}
+	return nil
+}
+
 func (c *Cloud) startKafka() error {
 	opts := []kfake.Opt{
 		kfake.NumBrokers(1),
@@ -237,6 +280,9 @@ func (c *Cloud) startKafka() error {
 	}
 	c.kafka = k
 	c.kafkaAddrs = k.ListenAddrs()
+	for _, a := range c.kafkaAddrs { // one broker: kfake advertises its listen address
+		c.kafkaRoutes = append(c.kafkaRoutes, kafkaRoute{to: EdgeKafka, upstream: a, addrs: []string{a}})
+	}
 	return nil
 }
 
@@ -246,8 +292,16 @@ func (c *Cloud) KafkaAddrs() []string { return c.kafkaAddrs }
 // DataDir is where the units keep their databases.
 func (c *Cloud) DataDir() string { return c.dataDir }
 
-// S3Endpoint is the embedded S3 API's URL.
-func (c *Cloud) S3Endpoint() string { return c.s3.URL }
+// S3Endpoint is the S3 API's URL: the embedded one's, or the env's.
+func (c *Cloud) S3Endpoint() string {
+	if c.s3 == nil {
+		return c.cfg.Env.AWS.Endpoint
+	}
+	return c.s3.URL
+}
+
+// Env is the env the cloud runs in (nil: local).
+func (c *Cloud) Env() *envs.Env { return c.cfg.Env }
 
 // ToxiproxyAddr is the address of the chaos engine's toxiproxy API, or "".
 func (c *Cloud) ToxiproxyAddr() string {
@@ -295,17 +349,20 @@ func (c *Cloud) dial(from, to string) (string, error) {
 }
 
 // kafkaFor returns the bootstrap brokers of unit from and a dialer that
-// sends its every broker connection through its own Kafka edge. Redirecting
-// in the dialer matters: after bootstrap, clients connect to the address the
-// broker advertises, which would otherwise bypass the edge's proxy.
+// sends its every broker connection through its own Kafka edge, one per
+// broker. Redirecting in the dialer matters: after bootstrap, clients
+// connect to the addresses the brokers advertise, which would otherwise
+// bypass the edge's proxy.
 func (c *Cloud) kafkaFor(from string) ([]string, kafkax.Dialer, error) {
-	routes := make(map[string]string, len(c.kafkaAddrs))
-	for _, a := range c.kafkaAddrs {
-		e, err := c.cfg.Wiring.Edge(from, "kafka", a)
+	routes := map[string]string{}
+	for _, r := range c.kafkaRoutes {
+		e, err := c.cfg.Wiring.Edge(from, r.to, r.upstream)
 		if err != nil {
 			return nil, nil, err
 		}
-		routes[a] = e
+		for _, a := range r.addrs {
+			routes[a] = e
+		}
 	}
 	return c.kafkaAddrs, redirectDialer{routes: routes, d: &net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}}, nil
 }

@@ -39,16 +39,24 @@ func (c *Cloud) build(ctx context.Context, u *unitState) (runner, error) {
 	switch u.name {
 	case User:
 		var x *userunit.Unit
-		x, err = userunit.New(ctx, userunit.Config{GRPCAddr: grpcAddr, OpsAddr: opsAddr, DataDir: dir, Argon2: user.LightArgon2},
-			userunit.Deps{Log: log, Metrics: reg, ServerInterceptors: w.ServerInterceptors(u.name), SQLDriver: w.SQLDriver(u.name)})
+		ucfg := userunit.Config{GRPCAddr: grpcAddr, OpsAddr: opsAddr, DataDir: dir, Argon2: user.LightArgon2}
+		udeps := userunit.Deps{Log: log, Metrics: reg, ServerInterceptors: w.ServerInterceptors(u.name), SQLDriver: w.SQLDriver(u.name)}
+		if err = c.userStores(&ucfg, &udeps); err != nil {
+			return nil, err
+		}
+		x, err = userunit.New(ctx, ucfg, udeps)
 		if err == nil {
 			r, u.grpcAddr, u.opsAddr = x, x.GRPCAddr(), x.OpsAddr()
 		}
 	case Payment:
 		var x *paymentunit.Unit
-		x, err = paymentunit.New(ctx, paymentunit.Config{GRPCAddr: grpcAddr, OpsAddr: opsAddr, DataDir: dir,
-			ProcessorLatency: c.cfg.ProcessorLatency, Seed: c.cfg.CatalogSeed},
-			paymentunit.Deps{Log: log, Metrics: reg, ServerInterceptors: w.ServerInterceptors(u.name), SQLDriver: w.SQLDriver(u.name)})
+		pcfg := paymentunit.Config{GRPCAddr: grpcAddr, OpsAddr: opsAddr, DataDir: dir,
+			ProcessorLatency: c.cfg.ProcessorLatency, Seed: c.cfg.CatalogSeed}
+		pdeps := paymentunit.Deps{Log: log, Metrics: reg, ServerInterceptors: w.ServerInterceptors(u.name), SQLDriver: w.SQLDriver(u.name)}
+		if err = c.paymentStores(&pcfg, &pdeps); err != nil {
+			return nil, err
+		}
+		x, err = paymentunit.New(ctx, pcfg, pdeps)
 		if err == nil {
 			r, u.grpcAddr, u.opsAddr = x, x.GRPCAddr(), x.OpsAddr()
 		}
@@ -86,6 +94,15 @@ func (c *Cloud) build(ctx context.Context, u *unitState) (runner, error) {
 	return r, nil
 }
 
+// group is unit's consumer group: the unit's default, with this run's
+// suffix on a shared real broker.
+func (c *Cloud) group(unit string) string {
+	if c.groupSuffix == "" {
+		return ""
+	}
+	return unit + c.groupSuffix
+}
+
 func orLoopback(addr string) string {
 	if addr == "" {
 		return "127.0.0.1:0"
@@ -115,12 +132,16 @@ func (c *Cloud) buildMore(ctx context.Context, u *unitState, reg *metrics.Regist
 		if err != nil {
 			return nil, err
 		}
-		x, err := orderunit.New(ctx, orderunit.Config{GRPCAddr: grpcAddr, OpsAddr: opsAddr, DataDir: dir,
-			UserAddr: addrs[0], ProductAddr: addrs[1], PaymentAddr: addrs[2], KafkaBrokers: brokers, RecoveryGrace: c.cfg.RecoveryGrace},
-			orderunit.Deps{Log: log, KafkaDialer: dialer, Metrics: reg, ServerInterceptors: w.ServerInterceptors(Order), SQLDriver: w.SQLDriver(Order),
-				ClientInterceptors: map[string][]grpc.UnaryClientInterceptor{
-					orderunit.TargetUser: w.ClientInterceptors(Order, User), orderunit.TargetProduct: w.ClientInterceptors(Order, Product),
-					orderunit.TargetPayment: w.ClientInterceptors(Order, Payment)}})
+		ocfg := orderunit.Config{GRPCAddr: grpcAddr, OpsAddr: opsAddr, DataDir: dir,
+			UserAddr: addrs[0], ProductAddr: addrs[1], PaymentAddr: addrs[2], KafkaBrokers: brokers, RecoveryGrace: c.cfg.RecoveryGrace}
+		odeps := orderunit.Deps{Log: log, KafkaDialer: dialer, Metrics: reg, ServerInterceptors: w.ServerInterceptors(Order), SQLDriver: w.SQLDriver(Order),
+			ClientInterceptors: map[string][]grpc.UnaryClientInterceptor{
+				orderunit.TargetUser: w.ClientInterceptors(Order, User), orderunit.TargetProduct: w.ClientInterceptors(Order, Product),
+				orderunit.TargetPayment: w.ClientInterceptors(Order, Payment)}}
+		if err := c.orderStores(&ocfg, &odeps); err != nil {
+			return nil, err
+		}
+		x, err := orderunit.New(ctx, ocfg, odeps)
 		if err != nil {
 			return nil, err
 		}
@@ -132,8 +153,12 @@ func (c *Cloud) buildMore(ctx context.Context, u *unitState, reg *metrics.Regist
 
 func (c *Cloud) buildProduct(ctx context.Context, u *unitState, reg *metrics.Registry, log *slog.Logger, dir, grpcAddr, opsAddr string) (runner, error) {
 	w := c.cfg.Wiring
-	x, err := productunit.New(ctx, productunit.Config{GRPCAddr: grpcAddr, OpsAddr: opsAddr, DataDir: dir, CatalogSeed: c.cfg.CatalogSeed},
-		productunit.Deps{Log: log, Metrics: reg, ServerInterceptors: w.ServerInterceptors(Product), SQLDriver: w.SQLDriver(Product)})
+	pcfg := productunit.Config{GRPCAddr: grpcAddr, OpsAddr: opsAddr, DataDir: dir, CatalogSeed: c.cfg.CatalogSeed}
+	pdeps := productunit.Deps{Log: log, Metrics: reg, ServerInterceptors: w.ServerInterceptors(Product), SQLDriver: w.SQLDriver(Product)}
+	if err := c.productStores(&pcfg, &pdeps); err != nil {
+		return nil, err
+	}
+	x, err := productunit.New(ctx, pcfg, pdeps)
 	if err != nil {
 		return nil, err
 	}
@@ -146,8 +171,12 @@ func (c *Cloud) buildNotification(ctx context.Context, u *unitState, reg *metric
 	if err != nil {
 		return nil, err
 	}
-	x, err := notificationunit.New(ctx, notificationunit.Config{OpsAddr: opsAddr, DataDir: dir, KafkaBrokers: brokers},
-		notificationunit.Deps{Log: log, KafkaDialer: dialer, Metrics: reg, SQLDriver: c.cfg.Wiring.SQLDriver(Notification)})
+	ncfg := notificationunit.Config{OpsAddr: opsAddr, DataDir: dir, KafkaBrokers: brokers, Group: c.group(Notification)}
+	ndeps := notificationunit.Deps{Log: log, KafkaDialer: dialer, Metrics: reg, SQLDriver: c.cfg.Wiring.SQLDriver(Notification)}
+	if err := c.notificationStores(&ncfg, &ndeps); err != nil {
+		return nil, err
+	}
+	x, err := notificationunit.New(ctx, ncfg, ndeps)
 	if err != nil {
 		return nil, err
 	}
@@ -164,9 +193,21 @@ func (c *Cloud) buildAnalytics(ctx context.Context, u *unitState, reg *metrics.R
 	if err != nil {
 		return nil, err
 	}
-	x, err := analyticsunit.New(ctx, analyticsunit.Config{OpsAddr: opsAddr, DataDir: dir, KafkaBrokers: brokers,
-		Window: c.cfg.AnalyticsWindow, IdleTimeout: c.cfg.AnalyticsIdle, Bucket: c.bucket, S3Endpoint: c.s3.URL, CreateBucket: true},
-		analyticsunit.Deps{Log: log, KafkaDialer: dialer, Metrics: reg, S3: c.s3Client(), SQLDriver: c.cfg.Wiring.SQLDriver(Analytics)})
+	acfg := analyticsunit.Config{OpsAddr: opsAddr, DataDir: dir, KafkaBrokers: brokers, Group: c.group(Analytics),
+		Window: c.cfg.AnalyticsWindow, IdleTimeout: c.cfg.AnalyticsIdle, Bucket: c.bucket, CreateBucket: true}
+	adeps := analyticsunit.Deps{Log: log, KafkaDialer: dialer, Metrics: reg, SQLDriver: c.cfg.Wiring.SQLDriver(Analytics)}
+	if c.s3 != nil {
+		acfg.S3Endpoint, adeps.S3 = c.s3.URL, c.s3Client()
+	} else {
+		// The env's S3 through analytics' AWS edge; against AWS itself
+		// (no endpoint) the unit builds its client from the standard chain.
+		s3c, ep, err := c.realS3Client(Analytics)
+		if err != nil {
+			return nil, err
+		}
+		acfg.S3Endpoint, acfg.S3Region, acfg.CreateBucket, adeps.S3 = ep, c.cfg.Env.AWS.Region, c.cfg.Env.AWS.CreateResources, s3c
+	}
+	x, err := analyticsunit.New(ctx, acfg, adeps)
 	if err != nil {
 		return nil, err
 	}

@@ -357,6 +357,15 @@ func (d *decoder) decodeScalar(path string, n *yaml.Node, v reflect.Value) bool 
 			return true
 		}
 		want = "a string"
+	case reflect.Bool:
+		if n.Kind == yaml.ScalarNode && n.Tag == "!!bool" {
+			var b bool
+			if n.Decode(&b) == nil {
+				v.SetBool(b)
+				return true
+			}
+		}
+		want = "true or false"
 	case reflect.Int, reflect.Int64:
 		var f float64
 		if n.Kind == yaml.ScalarNode && (n.Tag == "!!int" || n.Tag == "!!float") && n.Decode(&f) == nil &&

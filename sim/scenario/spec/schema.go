@@ -54,7 +54,12 @@ func schemaProblems(doc any) []Problem {
 		// The schema is embedded and tested: this is a build defect.
 		return []Problem{{Message: err.Error()}}
 	}
-	err = sch.Validate(doc)
+	return schemaProblemsWith(sch, doc)
+}
+
+// schemaProblemsWith validates doc against sch.
+func schemaProblemsWith(sch *jsonschema.Schema, doc any) []Problem {
+	err := sch.Validate(doc)
 	if err == nil {
 		return nil
 	}
