@@ -14,6 +14,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/shoplab/shoplab/services/platform/errs"
 )
@@ -24,20 +26,28 @@ import (
 //go:embed openapi.yaml
 var OpenAPI []byte
 
-// Limits of the REST API; the OpenAPI file states the same numbers.
+// Limits of the REST API; the OpenAPI file states the same numbers and a
+// test holds both to the limits of the units behind the gateway, so that a
+// request the spec allows is never refused further in (schemathesis'
+// "valid request rejected"). Lengths are in characters (what JSON Schema's
+// maxLength counts) unless the spec restricts the field to ASCII.
 const (
-	MaxOrderLines       = 50  // lines per order
-	MaxLineQuantity     = 100 // units per line
-	MaxIDLength         = 128 // product, order and user ids, payment tokens
-	MaxIdempotencyKey   = 128 // Idempotency-Key length
-	MaxPageLimit        = 100 // ?limit
-	MaxCursorLength     = 1024
-	MaxQueryLength      = 256 // ?q
-	MaxCategoryLength   = 128 // ?category
-	MaxEmailLength      = 254 // RFC 5321 path limit
-	MaxPasswordLength   = 1024
-	MaxNameLength       = 200
-	DefaultPaymentToken = "tok_visa"
+	MaxOrderLines         = 50  // lines per order
+	MaxLineQuantity       = 100 // units per line
+	MaxIDLength           = 128 // order and user ids, payment tokens
+	MaxProductIDLength    = 64  // the product unit's limit; ids are visible ASCII
+	MaxIdempotencyKey     = 128 // Idempotency-Key length
+	MaxPageLimit          = 100 // ?limit
+	MaxCursorLength       = 1024
+	MaxQueryLength        = 200 // ?q, the product unit's limit; ASCII
+	MaxQueryWords         = 8   // words in ?q, the product unit's limit
+	MaxCategoryLength     = 64  // ?category, the product unit's limit; ASCII
+	MaxEmailLength        = 254 // RFC 5321 path limit
+	MinPasswordLength     = 8   // the user unit's rule at registration
+	MaxPasswordLength     = 72  // the user unit's rule at registration
+	MaxLoginPasswordChars = 1024
+	MaxNameLength         = 100 // the user unit's limit
+	DefaultPaymentToken   = "tok_visa"
 )
 
 // User is a customer account as the gateway shows it.
@@ -61,10 +71,19 @@ func (r Registration) Validate() error {
 	if err := checkEmail(r.Email); err != nil {
 		return err
 	}
-	if err := checkRequired("password", r.Password, MaxPasswordLength); err != nil {
+	if err := checkText("password", r.Password); err != nil {
 		return err
 	}
-	return checkRequired("name", r.Name, MaxNameLength)
+	if n := utf8.RuneCountInString(r.Password); n < MinPasswordLength || n > MaxPasswordLength {
+		return errs.InvalidField("password", "must be %d to %d characters", MinPasswordLength, MaxPasswordLength)
+	}
+	if err := checkRequired("name", r.Name, MaxNameLength); err != nil {
+		return err
+	}
+	if strings.IndexFunc(r.Name, unicode.IsControl) >= 0 {
+		return errs.InvalidField("name", "must not contain control characters")
+	}
+	return nil
 }
 
 // Credentials are an email and a password offered at login.
@@ -78,7 +97,7 @@ func (c Credentials) Validate() error {
 	if err := checkEmail(c.Email); err != nil {
 		return err
 	}
-	return checkRequired("password", c.Password, MaxPasswordLength)
+	return checkRequired("password", c.Password, MaxLoginPasswordChars)
 }
 
 func checkEmail(email string) error {
@@ -91,12 +110,67 @@ func checkEmail(email string) error {
 	return nil
 }
 
+// checkRequired checks that v is valid UTF-8, not blank and at most max
+// characters long.
 func checkRequired(field, v string, max int) error {
+	if err := checkText(field, v); err != nil {
+		return err
+	}
 	if strings.TrimSpace(v) == "" {
 		return errs.InvalidField(field, "is required")
 	}
+	if utf8.RuneCountInString(v) > max {
+		return errs.InvalidField(field, "must be at most %d characters", max)
+	}
+	return nil
+}
+
+// checkText refuses a string that is not valid UTF-8. Every string that
+// crosses the edge goes through it before it reaches a gRPC message, where
+// protobuf would refuse it with an internal marshalling error.
+func checkText(field, v string) error {
+	if !utf8.ValidString(v) {
+		return errs.InvalidField(field, "must be valid UTF-8")
+	}
+	return nil
+}
+
+// checkASCII checks that v holds at most max visible ASCII characters
+// (0x21-0x7E), or also spaces when spaces is true.
+func checkASCII(field, v string, max int, spaces bool) error {
+	if err := checkText(field, v); err != nil {
+		return err
+	}
 	if len(v) > max {
-		return errs.InvalidField(field, "must be at most %d bytes", max)
+		return errs.InvalidField(field, "must be at most %d characters", max)
+	}
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; (c < 0x21 || c > 0x7e) && !(spaces && c == ' ') {
+			return errs.InvalidField(field, "must hold printable ASCII characters only")
+		}
+	}
+	return nil
+}
+
+// ValidateProductID checks a product id given in field: 1 to
+// MaxProductIDLength visible ASCII characters.
+func ValidateProductID(field, id string) error {
+	if id == "" {
+		return errs.InvalidField(field, "is required")
+	}
+	return checkASCII(field, id, MaxProductIDLength, false)
+}
+
+// ValidateOrderID checks an order id given in field.
+func ValidateOrderID(field, id string) error {
+	if id == "" {
+		return errs.InvalidField(field, "is required")
+	}
+	if err := checkText(field, id); err != nil {
+		return err
+	}
+	if utf8.RuneCountInString(id) > MaxIDLength {
+		return errs.InvalidField(field, "must be at most %d characters", MaxIDLength)
 	}
 	return nil
 }
@@ -136,11 +210,16 @@ type ProductQuery struct {
 
 // Validate checks the bounds of a catalog query.
 func (q ProductQuery) Validate() error {
-	if len(q.Category) > MaxCategoryLength {
-		return errs.InvalidField("category", "must be at most %d bytes", MaxCategoryLength)
+	if err := checkASCII("category", q.Category, MaxCategoryLength, true); err != nil {
+		return err
 	}
-	if len(q.Query) > MaxQueryLength {
-		return errs.InvalidField("q", "must be at most %d bytes", MaxQueryLength)
+	if err := checkASCII("q", q.Query, MaxQueryLength, true); err != nil {
+		return err
+	}
+	if q.Query != "" {
+		if n := len(strings.Fields(q.Query)); n < 1 || n > MaxQueryWords {
+			return errs.InvalidField("q", "must hold 1 to %d words", MaxQueryWords)
+		}
 	}
 	return q.Page.Validate()
 }
@@ -156,10 +235,7 @@ func (p Page) Validate() error {
 	if p.Limit < 0 || p.Limit > MaxPageLimit {
 		return errs.InvalidField("limit", "must be an integer between 1 and %d", MaxPageLimit)
 	}
-	if len(p.Cursor) > MaxCursorLength {
-		return errs.InvalidField("cursor", "must be at most %d bytes", MaxCursorLength)
-	}
-	return nil
+	return checkASCII("cursor", p.Cursor, MaxCursorLength, false)
 }
 
 // ProductPage is one page of products; NextCursor is empty on the last page.
@@ -246,21 +322,23 @@ func (r OrderRequest) Validate() error {
 	if len(r.Lines) > MaxOrderLines {
 		return errs.InvalidField("items", "must hold at most %d items", MaxOrderLines)
 	}
+	seen := make(map[string]int, len(r.Lines))
 	for i, l := range r.Lines {
-		if strings.TrimSpace(l.ProductID) == "" {
-			return errs.InvalidField(fmt.Sprintf("items[%d].product_id", i), "is required")
-		}
-		if len(l.ProductID) > MaxIDLength {
-			return errs.InvalidField(fmt.Sprintf("items[%d].product_id", i), "must be at most %d bytes", MaxIDLength)
+		field := fmt.Sprintf("items[%d].product_id", i)
+		if err := ValidateProductID(field, l.ProductID); err != nil {
+			return err
 		}
 		if l.Quantity < 1 || l.Quantity > MaxLineQuantity {
 			return errs.InvalidField(fmt.Sprintf("items[%d].quantity", i), "must be between 1 and %d", MaxLineQuantity)
 		}
+		// The order unit holds one line per product (see order.PlaceRequest);
+		// the spec says so, and the edge refuses a repeat with its index.
+		if j, dup := seen[l.ProductID]; dup {
+			return errs.InvalidField(field, "repeats the product of items[%d]; a product may appear on one line only", j)
+		}
+		seen[l.ProductID] = i
 	}
-	if len(r.PaymentToken) > MaxIDLength {
-		return errs.InvalidField("payment.token", "must be at most %d bytes", MaxIDLength)
-	}
-	return nil
+	return checkASCII("payment.token", r.PaymentToken, MaxIDLength, false)
 }
 
 // canonicalOrder fixes the key order and spelling of the hashed form; it is

@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -13,7 +14,7 @@ import (
 func lines(n int) []gateway.OrderLine {
 	out := make([]gateway.OrderLine, n)
 	for i := range out {
-		out[i] = gateway.OrderLine{ProductID: "p1", Quantity: 1}
+		out[i] = gateway.OrderLine{ProductID: fmt.Sprintf("p%d", i+1), Quantity: 1}
 	}
 	return out
 }
@@ -36,6 +37,14 @@ func TestOrderRequestValidate(t *testing.T) {
 		{"blank product", gateway.OrderRequest{Lines: []gateway.OrderLine{{ProductID: " \t", Quantity: 1}}}, "items[0].product_id"},
 		{"long product", gateway.OrderRequest{Lines: []gateway.OrderLine{{ProductID: strings.Repeat("p", 129), Quantity: 1}}}, "items[0].product_id"},
 		{"long token", gateway.OrderRequest{Lines: lines(1), PaymentToken: strings.Repeat("t", 129)}, "payment.token"},
+		// issue 10, defect 7: the product unit holds ids of at most 64 bytes
+		// and one line per product; the edge says so instead of a 400 from inside.
+		{"product 64", gateway.OrderRequest{Lines: []gateway.OrderLine{{ProductID: strings.Repeat("p", 64), Quantity: 1}}}, ""},
+		{"product 65", gateway.OrderRequest{Lines: []gateway.OrderLine{{ProductID: strings.Repeat("p", 65), Quantity: 1}}}, "items[0].product_id"},
+		{"repeated product", gateway.OrderRequest{Lines: []gateway.OrderLine{{ProductID: "p1", Quantity: 1}, {ProductID: "p2", Quantity: 1}, {ProductID: "p1", Quantity: 2}}}, "items[2].product_id"},
+		// issue 10, defect 1: strings that protobuf cannot marshal.
+		{"product not UTF-8", gateway.OrderRequest{Lines: []gateway.OrderLine{{ProductID: "\xff\xfe", Quantity: 1}}}, "items[0].product_id"},
+		{"token not UTF-8", gateway.OrderRequest{Lines: lines(1), PaymentToken: "tok_\xff"}, "payment.token"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -147,21 +156,40 @@ func TestRegistrationAndCredentials(t *testing.T) {
 		err   error
 		field string
 	}{
-		{"valid", gateway.Registration{Email: "a@b.c", Password: "pw", Name: "A"}.Validate(), ""},
-		{"no email", gateway.Registration{Password: "pw", Name: "A"}.Validate(), "email"},
-		{"no at", gateway.Registration{Email: "ab.c", Password: "pw", Name: "A"}.Validate(), "email"},
-		{"at first", gateway.Registration{Email: "@b.c", Password: "pw", Name: "A"}.Validate(), "email"},
-		{"at last", gateway.Registration{Email: "a@", Password: "pw", Name: "A"}.Validate(), "email"},
-		{"long email", gateway.Registration{Email: strings.Repeat("a", 250) + "@b.cd", Password: "pw", Name: "A"}.Validate(), "email"},
+		{"valid", gateway.Registration{Email: "a@b.c", Password: "password1", Name: "A"}.Validate(), ""},
+		{"no email", gateway.Registration{Password: "password1", Name: "A"}.Validate(), "email"},
+		{"no at", gateway.Registration{Email: "ab.c", Password: "password1", Name: "A"}.Validate(), "email"},
+		{"at first", gateway.Registration{Email: "@b.c", Password: "password1", Name: "A"}.Validate(), "email"},
+		{"at last", gateway.Registration{Email: "a@", Password: "password1", Name: "A"}.Validate(), "email"},
+		{"long email", gateway.Registration{Email: strings.Repeat("a", 250) + "@b.cd", Password: "password1", Name: "A"}.Validate(), "email"},
 		{"no password", gateway.Registration{Email: "a@b.c", Name: "A"}.Validate(), "password"},
-		{"blank name", gateway.Registration{Email: "a@b.c", Password: "pw", Name: "  "}.Validate(), "name"},
-		{"login valid", gateway.Credentials{Email: "a@b.c", Password: "pw"}.Validate(), ""},
+		{"blank name", gateway.Registration{Email: "a@b.c", Password: "password1", Name: "  "}.Validate(), "name"},
+		{"login valid", gateway.Credentials{Email: "a@b.c", Password: "password1"}.Validate(), ""},
 		{"login no password", gateway.Credentials{Email: "a@b.c"}.Validate(), "password"},
 		{"page limit", gateway.Page{Limit: 101}.Validate(), "limit"},
 		{"page cursor", gateway.Page{Cursor: strings.Repeat("c", 1025)}.Validate(), "cursor"},
 		{"query q", gateway.ProductQuery{Query: strings.Repeat("q", 257)}.Validate(), "q"},
 		{"query category", gateway.ProductQuery{Category: strings.Repeat("c", 129)}.Validate(), "category"},
 		{"query valid", gateway.ProductQuery{Query: "mug", Page: gateway.Page{Limit: 100}}.Validate(), ""},
+		// issue 10, defect 7: the user unit's password and name rules.
+		{"short password", gateway.Registration{Email: "a@b.c", Password: "1234567", Name: "A"}.Validate(), "password"},
+		{"password 72 chars", gateway.Registration{Email: "a@b.c", Password: strings.Repeat("é", 72), Name: "A"}.Validate(), ""},
+		{"password 73 chars", gateway.Registration{Email: "a@b.c", Password: strings.Repeat("p", 73), Name: "A"}.Validate(), "password"},
+		{"name 101 chars", gateway.Registration{Email: "a@b.c", Password: "password1", Name: strings.Repeat("n", 101)}.Validate(), "name"},
+		{"name control char", gateway.Registration{Email: "a@b.c", Password: "password1", Name: "A\x07"}.Validate(), "name"},
+		{"login long password in chars", gateway.Credentials{Email: "a@b.c", Password: strings.Repeat("é", 1024)}.Validate(), ""},
+		{"query nine words", gateway.ProductQuery{Query: "a b c d e f g h i"}.Validate(), "q"},
+		{"query 201", gateway.ProductQuery{Query: strings.Repeat("q", 201)}.Validate(), "q"},
+		{"category 65", gateway.ProductQuery{Category: strings.Repeat("c", 65)}.Validate(), "category"},
+		// issue 10, defect 1: invalid UTF-8 in every string of the edge.
+		{"email not UTF-8", gateway.Registration{Email: "\xff\xfe@example.com", Password: "password1", Name: "A"}.Validate(), "email"},
+		{"password not UTF-8", gateway.Credentials{Email: "a@b.c", Password: "pass\xffword"}.Validate(), "password"},
+		{"name not UTF-8", gateway.Registration{Email: "a@b.c", Password: "password1", Name: "\xff"}.Validate(), "name"},
+		{"q not UTF-8", gateway.ProductQuery{Query: "\xff"}.Validate(), "q"},
+		{"category not UTF-8", gateway.ProductQuery{Category: "\xff"}.Validate(), "category"},
+		{"cursor not UTF-8", gateway.Page{Cursor: "\xff"}.Validate(), "cursor"},
+		{"product id not UTF-8", gateway.ValidateProductID("id", "\xff\xfe"), "id"},
+		{"order id not UTF-8", gateway.ValidateOrderID("id", "\xff\xfe"), "id"},
 	}
 	for _, tt := range tests {
 		if tt.field == "" {

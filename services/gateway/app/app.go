@@ -122,7 +122,7 @@ func (s *Service) ListProducts(ctx context.Context, q gateway.ProductQuery) (gat
 
 // GetProduct returns one product.
 func (s *Service) GetProduct(ctx context.Context, id string) (gateway.Product, error) {
-	if err := checkID(id); err != nil {
+	if err := gateway.ValidateProductID("id", id); err != nil {
 		return gateway.Product{}, err
 	}
 	return s.catalog.GetProduct(ctx, id)
@@ -161,7 +161,7 @@ func (s *Service) GetOrder(ctx context.Context, userID, id string) (gateway.Orde
 	if userID == "" {
 		return gateway.Order{}, errs.E(errs.Unauthenticated, "a bearer token is required")
 	}
-	if err := checkID(id); err != nil {
+	if err := gateway.ValidateOrderID("id", id); err != nil {
 		return gateway.Order{}, err
 	}
 	o, err := s.orders.GetOrder(ctx, userID, id)
@@ -200,14 +200,4 @@ func (s *Service) ListOrders(ctx context.Context, userID string, p gateway.Page)
 	}
 	page.Items = mine
 	return page, nil
-}
-
-func checkID(id string) error {
-	if id == "" {
-		return errs.InvalidField("id", "is required")
-	}
-	if len(id) > gateway.MaxIDLength {
-		return errs.InvalidField("id", "must be at most %d bytes", gateway.MaxIDLength)
-	}
-	return nil
 }

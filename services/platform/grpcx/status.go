@@ -89,7 +89,10 @@ func FromStatus(err error) error {
 	if !ok {
 		return err
 	}
-	out := &errs.Error{Code: errs.Internal, Message: st.Message(), Err: err}
+	// The message is kept only when a shoplab server wrote it: a status that
+	// grpc-go made itself ("grpc: error while marshaling: ...") is internal
+	// text that must never reach a client, so it stays in the cause only.
+	out := &errs.Error{Code: errs.Internal, Err: err}
 	if c, ok := fromGRPC[st.Code()]; ok {
 		out.Code = c
 	}
@@ -97,6 +100,7 @@ func FromStatus(err error) error {
 		if info, ok := d.(*errdetails.ErrorInfo); ok && info.Domain == errorDomain {
 			out.Code = errs.Code(info.Reason)
 			out.Field = info.Metadata["field"]
+			out.Message = st.Message()
 		}
 	}
 	return out

@@ -4,15 +4,19 @@
 package httpx
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"reflect"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/shoplab/shoplab/services/platform/errs"
 	"github.com/shoplab/shoplab/services/platform/logx"
@@ -82,9 +86,19 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 // DecodeJSON reads one JSON value from r's body into v, refusing unknown
 // fields, trailing data and bodies over limit bytes, with errs codes a
 // client can act on.
+//
+// The body must be UTF-8 (RFC 8259 section 8.1): encoding/json would
+// silently replace invalid bytes with U+FFFD and store what the client never
+// sent, so such a body is refused naming the field that holds the bytes.
 func DecodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
-	body := http.MaxBytesReader(w, r.Body, limit)
-	dec := json.NewDecoder(body)
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		return decodeError(err)
+	}
+	if !utf8.Valid(raw) {
+		return invalidUTF8(raw)
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return decodeError(err)
@@ -106,8 +120,7 @@ func decodeError(err error) error {
 	case errors.As(err, &syntaxErr):
 		return errs.E(errs.Invalid, "malformed JSON at offset %d", syntaxErr.Offset)
 	case errors.As(err, &typeErr):
-		field := typeErr.Field
-		return errs.InvalidField(field, "must be a %s", typeErr.Type.String())
+		return errs.InvalidField(typeErr.Field, "must be %s", jsonKind(typeErr.Type, typeErr.Value))
 	case errors.Is(err, io.EOF):
 		return errs.E(errs.Invalid, "request body is empty")
 	case errors.Is(err, io.ErrUnexpectedEOF):
@@ -122,6 +135,129 @@ func decodeError(err error) error {
 		return errs.InvalidField(f, "unknown field")
 	}
 	return errs.Wrap(errs.Invalid, err, "invalid JSON body")
+}
+
+// jsonKind names the JSON a Go type expects in the client's terms (never
+// the Go type name, which means nothing to a client): "an integer", "a
+// string", ... got is what the decoder met, e.g. "number 1e10".
+func jsonKind(t reflect.Type, got string) string {
+	if t == nil {
+		return "of another JSON type"
+	}
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		if len(got) >= 6 && got[:6] == "number" {
+			bits := t.Bits()
+			return fmt.Sprintf("an integer between %d and %d", -(int64(1) << (bits - 1)), int64(1)<<(bits-1)-1)
+		}
+		return "an integer"
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a non-negative integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	case reflect.Pointer:
+		return jsonKind(t.Elem(), got)
+	}
+	return "of another JSON type"
+}
+
+// invalidUTF8 names the JSON field whose value (or key) holds the first
+// invalid UTF-8 byte of raw, walking the tokens up to that offset.
+func invalidUTF8(raw []byte) error {
+	bad := 0
+	for bad < len(raw) {
+		r, n := utf8.DecodeRune(raw[bad:])
+		if r == utf8.RuneError && n <= 1 {
+			break
+		}
+		bad += n
+	}
+	const msg = "must be valid UTF-8"
+	if f := fieldAt(raw, int64(bad)); f != "" {
+		return errs.InvalidField(f, "%s", msg)
+	}
+	return errs.E(errs.Invalid, "request body is not valid UTF-8 (byte offset %d)", bad)
+}
+
+// fieldAt returns the JSON path ("items[1].product_id") of the value or key
+// that spans offset off, or "" when it cannot tell (the JSON is malformed
+// before off).
+func fieldAt(raw []byte, off int64) string {
+	type frame struct {
+		array   bool
+		index   int    // arrays: the index of the current element
+		key     string // objects: the key of the current member
+		wantKey bool   // objects: the next string token is a key
+	}
+	var stack []frame
+	path := func(leaf string) string {
+		var b bytes.Buffer
+		for _, f := range stack {
+			switch {
+			case f.array:
+				fmt.Fprintf(&b, "[%d]", f.index)
+			case f.key != "":
+				if b.Len() > 0 {
+					b.WriteByte('.')
+				}
+				b.WriteString(f.key)
+			}
+		}
+		if leaf != "" {
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(leaf)
+		}
+		return b.String()
+	}
+	valueDone := func() {
+		if n := len(stack); n > 0 && !stack[n-1].array {
+			stack[n-1].wantKey = true
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		end := dec.InputOffset()
+		if n := len(stack); n > 0 && !stack[n-1].array && stack[n-1].wantKey {
+			if k, ok := tok.(string); ok {
+				stack[n-1].key = ""
+				if end > off {
+					return path(k)
+				}
+				stack[n-1].key, stack[n-1].wantKey = k, false
+				continue
+			}
+		}
+		if d, ok := tok.(json.Delim); ok && (d == '}' || d == ']') {
+			stack = stack[:len(stack)-1]
+			valueDone()
+			continue
+		}
+		if n := len(stack); n > 0 && stack[n-1].array {
+			stack[n-1].index++
+		}
+		if d, ok := tok.(json.Delim); ok {
+			stack = append(stack, frame{array: d == '[', index: -1, wantKey: d == '{'})
+			continue
+		}
+		if end > off {
+			return path("")
+		}
+		valueDone()
+	}
 }
 
 type statusRecorder struct {
@@ -149,7 +285,7 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 func Observe(m *metrics.Registry, route func(*http.Request) string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get(logx.RequestIDHeader)
-		if id == "" || len(id) > 64 {
+		if !validRequestID(id) {
 			id = logx.NewRequestID()
 		}
 		w.Header().Set(logx.RequestIDHeader, id)
@@ -168,6 +304,21 @@ func Observe(m *metrics.Registry, route func(*http.Request) string, next http.Ha
 			m.Errors.WithLabelValues("http", name, code).Inc()
 		}
 	})
+}
+
+// validRequestID accepts 1 to 64 visible ASCII characters: the id goes into
+// logs, response headers and gRPC metadata, which refuses anything else
+// with an internal error.
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; c < 0x21 || c > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // methodLabel bounds the method part of a metric label: net/http accepts
