@@ -30,7 +30,7 @@ CREATE TEMPORARY TABLE orders_src (
   -- the epoch never moves a watermark and the row is filtered below.
   ts AS COALESCE(occurred_at, TO_TIMESTAMP_LTZ(0, 3)),
   -- No "- 1 ms": SQL watermarks are max - D exactly (README "Watermark").
-  WATERMARK FOR ts AS ts - INTERVAL '${out_of_orderness_seconds}' SECOND(9, 3)
+  WATERMARK FOR ts AS ts - INTERVAL '${out_of_orderness_interval}' DAY TO SECOND(3)
 ) WITH (
   'connector' = 'kafka',
   'topic' = '${input_topic}',
@@ -117,7 +117,7 @@ SELECT
   sorted_strings(order_id),
   CAST(0 AS BIGINT),
   DATE_FORMAT(CURRENT_TIMESTAMP, 'yyyy-MM-dd''T''HH:mm:ss.SSS''Z''')
-FROM TABLE(TUMBLE(TABLE deduped, DESCRIPTOR(ts), INTERVAL '${window_seconds}' SECOND(9, 3)))
+FROM TABLE(TUMBLE(TABLE deduped, DESCRIPTOR(ts), INTERVAL '${window_interval}' DAY TO SECOND(3)))
 GROUP BY window_start, window_end;
 
 INSERT INTO late_sink

@@ -62,12 +62,13 @@ public final class Launcher {
   /** Derives the variables computed from others. */
   static Map<String, String> complete(Map<String, String> vars) {
     Map<String, String> v = new LinkedHashMap<>(vars);
-    v.put("window_seconds", seconds(v.get("window_ms"), "window_ms"));
-    v.put("out_of_orderness_seconds", seconds(v.get("out_of_orderness_ms"), "out_of_orderness_ms"));
+    v.put("window_interval", interval(v.get("window_ms"), "window_ms"));
+    v.put("out_of_orderness_interval", interval(v.get("out_of_orderness_ms"), "out_of_orderness_ms"));
     return v;
   }
 
-  private static String seconds(String ms, String name) {
+  /** Milliseconds as a DAY TO SECOND(3) interval literal, "d hh:mm:ss.fff". */
+  private static String interval(String ms, String name) {
     long n;
     try {
       n = Long.parseLong(ms);
@@ -77,10 +78,30 @@ public final class Launcher {
     if (n < 0 || (name.equals("window_ms") && n < 1)) {
       throw new IllegalArgumentException(name + ": out of range: " + ms);
     }
-    return String.format("%d.%03d", n / 1000, n % 1000);
+    if (n >= 100L * 86_400_000L) {
+      throw new IllegalArgumentException(name + ": must be under 100 days: " + ms);
+    }
+    return String.format("%d %02d:%02d:%02d.%03d",
+        n / 86_400_000L, n / 3_600_000L % 24, n / 60_000L % 60, n / 1000 % 60, n % 1000);
   }
 
+  /** Substitutes the variables outside comment lines. */
   static String render(String sql, Map<String, String> vars) {
+    StringBuilder out = new StringBuilder();
+    for (String line : sql.split("\n", -1)) {
+      if (out.length() > 0) {
+        out.append('\n');
+      }
+      if (line.trim().startsWith("--")) {
+        out.append(line);
+      } else {
+        out.append(renderLine(line, vars));
+      }
+    }
+    return out.toString();
+  }
+
+  private static String renderLine(String sql, Map<String, String> vars) {
     Matcher m = VAR.matcher(sql);
     StringBuilder out = new StringBuilder();
     while (m.find()) {

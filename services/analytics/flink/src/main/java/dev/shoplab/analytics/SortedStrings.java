@@ -10,7 +10,6 @@ import org.apache.flink.table.functions.AggregateFunction;
 /** The window's order ids, duplicates kept, sorted by UTF-8 bytes as Go's slices.Sort. */
 @FunctionHint(
     input = @DataTypeHint("STRING"),
-    accumulator = @DataTypeHint("RAW"),
     output = @DataTypeHint("ARRAY<STRING>"))
 public final class SortedStrings extends AggregateFunction<String[], SortedStrings.Acc> {
   /** The ids seen. */

@@ -17,7 +17,6 @@ import org.apache.flink.types.Row;
  */
 @FunctionHint(
     input = @DataTypeHint("ARRAY<ROW<product_id STRING, quantity INT, unit_price_cents BIGINT, category STRING>>"),
-    accumulator = @DataTypeHint("RAW"),
     output = @DataTypeHint("ARRAY<ROW<product_id STRING, units BIGINT>>"))
 public final class TopProducts extends AggregateFunction<Row[], TopProducts.Acc> {
   static final int LIMIT = 3;
