@@ -136,6 +136,9 @@ type Runtime struct {
 	PrometheusPort int
 	// Log receives the JVM's stderr; nil discards it.
 	Log io.Writer
+	// SQLFile runs this job file instead of the embedded orders.sql (to try
+	// a change without rebuilding the caller).
+	SQLFile string
 }
 
 // ErrNoToolchain is returned when java or mvn is not installed.
@@ -243,7 +246,10 @@ func (r Runtime) command(ctx context.Context, cp string, args ...string) *exec.C
 
 // sqlFile writes the embedded orders.sql to a temporary file, so the job
 // that runs is the one this binary was built with.
-func sqlFile() (string, func(), error) {
+func (r Runtime) sqlFile() (string, func(), error) {
+	if r.SQLFile != "" {
+		return r.SQLFile, func() {}, nil
+	}
 	f, err := os.CreateTemp("", "shoplab-orders-*.sql")
 	if err != nil {
 		return "", nil, err
@@ -278,7 +284,7 @@ func Start(ctx context.Context, r Runtime, c JobConfig) (*Job, error) {
 	if err != nil {
 		return nil, err
 	}
-	path, cleanup, err := sqlFile()
+	path, cleanup, err := r.sqlFile()
 	if err != nil {
 		return nil, err
 	}
@@ -339,7 +345,7 @@ func StartServer(ctx context.Context, r Runtime) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	path, cleanup, err := sqlFile()
+	path, cleanup, err := r.sqlFile()
 	if err != nil {
 		return nil, err
 	}
