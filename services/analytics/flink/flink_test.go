@@ -246,9 +246,9 @@ func TestEdgeCasesAgree(t *testing.T) {
 		"duplicate-after-close": {
 			ev("a", time.Second, "u1", item("p1", 1)), dupLate,
 			ev("c", 16*time.Second, "u3", item("p1", 1)), // closes [0,10)
-			dupLate,                                       // a copy after its window closed: a duplicate, not late
-			ev("d", 3*time.Second, "u4", item("p1", 1)),   // late
-			ev("d", 3*time.Second, "u4", item("p1", 1)),   // a copy of a late event: a duplicate
+			dupLate, // a copy after its window closed: a duplicate, not late
+			ev("d", 3*time.Second, "u4", item("p1", 1)), // late
+			ev("d", 3*time.Second, "u4", item("p1", 1)), // a copy of a late event: a duplicate
 			ev("e", 26*time.Second, "u5", item("p9", 1)),
 		},
 		"late-beyond-the-bound": {
@@ -377,4 +377,3 @@ func TestBurstAgreesAndThroughput(t *testing.T) {
 	t.Logf("burst of %d events (%d windows, %d counted): Go engine %.0f events/s (%s), Flink job %.0f events/s (%s), ratio %.1fx",
 		n, len(want), counted, float64(n)/goTook.Seconds(), goTook, float64(n)/flinkTook.Seconds(), flinkTook, flinkTook.Seconds()/goTook.Seconds())
 }
-

@@ -73,8 +73,8 @@ const WindowResultSchemaVersion = 1
 // WindowEventID is the event id of the result of window [start, end): a
 // function of the window alone, so a window emitted again (at-least-once
 // delivery, a replay, the other engine) has the same id and consumers
-// deduplicate by it. Both engines write it, the Flink job with DATE_FORMAT
-// 'yyyy-MM-dd''T''HH:mm:ss.SSS''Z''' on both bounds.
+// deduplicate by it. Both engines write it, the Flink job (orders.sql)
+// with DATE_FORMAT in the same layout on both bounds.
 func WindowEventID(start, end time.Time) string {
 	const layout = "2006-01-02T15:04:05.000Z"
 	return "window-" + start.UTC().Format(layout) + "-" + end.UTC().Format(layout)
@@ -82,8 +82,8 @@ func WindowEventID(start, end time.Time) string {
 
 // WindowResult is one closed analytics window on analytics-results.
 type WindowResult struct {
-	SchemaVersion int    `json:"schema_version"`
-	EventID       string `json:"event_id"` // WindowEventID(WindowStart, WindowEnd)
+	SchemaVersion int            `json:"schema_version"`
+	EventID       string         `json:"event_id"` // WindowEventID(WindowStart, WindowEnd)
 	WindowStart   time.Time      `json:"window_start"`
 	WindowEnd     time.Time      `json:"window_end"`
 	OrderCount    int64          `json:"order_count"`
