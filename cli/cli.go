@@ -25,14 +25,15 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"serve":  {"run one unit: serve gateway|user|product|order|payment|notification|analytics", runServe},
-		"up":     {"run every unit in one process on the embedded local env", runUp},
-		"run":    {"run scenario files and print verdicts: run <scenario.yaml>... [--short] [--out DIR]", runRun},
-		"demo":   {"start the local env, drive a short workload, reconcile and print a verdict", runDemo},
-		"lambda": {"run a unit under the AWS Lambda runtime: lambda notification", runLambda},
-		"hpa":    {"the HorizontalPodAutoscaler twin: hpa replay|simulate|check", runHPA},
-		"chaos":  {"inject faults into a running `shoplab up`: chaos list|add|remove|reset|targets", runChaos},
-		"k6":     {"write a k6 script for a scenario: k6 <scenario.yaml> [--out FILE]", runK6},
+		"serve":     {"run one unit: serve gateway|user|product|order|payment|notification|analytics", runServe},
+		"up":        {"run every unit in one process on the embedded local env", runUp},
+		"run":       {"run scenario files and print verdicts: run <scenario.yaml>... [--short] [--out DIR]", runRun},
+		"demo":      {"start the local env, drive a short workload, reconcile and print a verdict", runDemo},
+		"lambda":    {"run a unit under the AWS Lambda runtime: lambda notification", runLambda},
+		"hpa":       {"the HorizontalPodAutoscaler twin: hpa replay|simulate|check", runHPA},
+		"chaos":     {"inject faults into a running `shoplab up`: chaos list|add|remove|reset|targets", runChaos},
+		"k6":        {"write a k6 script for a scenario: k6 <scenario.yaml> [--out FILE]", runK6},
+		"analytics": {"replay OrderPlaced events through an analytics engine: analytics replay --engine go|flink events.jsonl", runAnalytics},
 
 		"bench":     {"measure throughput, latency and memory next to same-run baselines: bench [--short]", runBench},
 		"diff":      {"compare a run with a baseline run: diff <run-dir-or-bundle> <baseline> [--latency-tolerance 0.25]", runDiff},

@@ -88,6 +88,8 @@ type Window struct {
 // Result is the window as published on analytics-results.
 func (w Window) Result() events.WindowResult {
 	return events.WindowResult{
+		SchemaVersion: events.WindowResultSchemaVersion,
+		EventID:       events.WindowEventID(w.Start, w.End),
 		WindowStart:   w.Start,
 		WindowEnd:     w.End,
 		OrderCount:    w.OrderCount,

@@ -205,7 +205,9 @@ func TestUnitEndToEnd(t *testing.T) {
 	e.produce(2, c2)
 
 	want0 := events.WindowResult{
-		WindowStart: t0, WindowEnd: t0.Add(10 * time.Second),
+		SchemaVersion: events.WindowResultSchemaVersion,
+		EventID:       events.WindowEventID(t0, t0.Add(10*time.Second)),
+		WindowStart:   t0, WindowEnd: t0.Add(10 * time.Second),
 		OrderCount: 4, RevenueCents: 300 + 300 + 150 + 1350 + 600, ItemsSold: 2 + 1 + 1 + 3 + 2, DistinctUsers: 3,
 		TopProducts: []events.ProductUnits{{ProductID: "p-apple", Units: 3}, {ProductID: "p-bread", Units: 3}, {ProductID: "p-cheese", Units: 3}},
 		OrderIDs:    []string{"ord-1", "ord-2", "ord-4", "ord-5"},
@@ -238,7 +240,9 @@ func TestUnitEndToEnd(t *testing.T) {
 	// The source goes quiet: processing time closes [10s,20s).
 	e.clock.at(40 * time.Second)
 	want1 := events.WindowResult{
-		WindowStart: t0.Add(10 * time.Second), WindowEnd: t0.Add(20 * time.Second),
+		SchemaVersion: events.WindowResultSchemaVersion,
+		EventID:       events.WindowEventID(t0.Add(10*time.Second), t0.Add(20*time.Second)),
+		WindowStart:   t0.Add(10 * time.Second), WindowEnd: t0.Add(20 * time.Second),
 		OrderCount: 5, RevenueCents: 120 + 520 + 520 + 280 + 240, ItemsSold: 6, DistinctUsers: 4, // u5 ordered twice
 		TopProducts: []events.ProductUnits{{ProductID: "p-milk", Units: 3}, {ProductID: "p-tea", Units: 2}, {ProductID: "p-eggs", Units: 1}},
 		OrderIDs:    []string{"ord-3", "ord-7", "ord-c0", "ord-c1", "ord-c2"},

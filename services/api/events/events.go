@@ -58,12 +58,32 @@ func DecodeOrderPlaced(b []byte) (OrderPlaced, error) {
 		return e, fmt.Errorf("decode OrderPlaced: event_id and order_id are required")
 	case e.OccurredAt.IsZero():
 		return e, fmt.Errorf("decode OrderPlaced: occurred_at is required")
+	case e.OccurredAt.Location() != time.UTC:
+		// Producers write UTC ("...Z"). Flink's ISO-8601 parser accepts
+		// nothing else and drops such a record; refusing it here keeps
+		// both analytics engines agreeing on what they count.
+		return e, fmt.Errorf("decode OrderPlaced: occurred_at must be UTC with a Z suffix, got offset %s", e.OccurredAt.Format("-07:00"))
 	}
 	return e, nil
 }
 
+// WindowResultSchemaVersion is the version of WindowResult written today.
+const WindowResultSchemaVersion = 1
+
+// WindowEventID is the event id of the result of window [start, end): a
+// function of the window alone, so a window emitted again (at-least-once
+// delivery, a replay, the other engine) has the same id and consumers
+// deduplicate by it. Both engines write it, the Flink job (orders.sql)
+// with DATE_FORMAT in the same layout on both bounds.
+func WindowEventID(start, end time.Time) string {
+	const layout = "2006-01-02T15:04:05.000Z"
+	return "window-" + start.UTC().Format(layout) + "-" + end.UTC().Format(layout)
+}
+
 // WindowResult is one closed analytics window on analytics-results.
 type WindowResult struct {
+	SchemaVersion int            `json:"schema_version"`
+	EventID       string         `json:"event_id"` // WindowEventID(WindowStart, WindowEnd)
 	WindowStart   time.Time      `json:"window_start"`
 	WindowEnd     time.Time      `json:"window_end"`
 	OrderCount    int64          `json:"order_count"`
