@@ -1,12 +1,10 @@
-//go:build shoplab_realstores
-
 package cloud
 
 // The env's stores mapped onto the units' Config and Deps: PostgreSQL for
 // user, order and payment (each through "<unit>->postgres"), DynamoDB for
 // the catalog and notification's dedup, SES for email (through
 // "<unit>->aws"). Built with the tag shoplab_realstores until the pg and
-// dynamo branches are merged; then the tag goes and stores_pending.go with it.
+// dynamo branches are merged.
 
 import (
 	"github.com/shoplab/shoplab/envs"

@@ -17,11 +17,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"google.golang.org/grpc"
 
 	"github.com/shoplab/shoplab/services/api/shoplabv1"
 	"github.com/shoplab/shoplab/services/order/adapters/grpcclient"
 	"github.com/shoplab/shoplab/services/order/adapters/kafka"
+	"github.com/shoplab/shoplab/services/order/adapters/postgres"
 	"github.com/shoplab/shoplab/services/order/adapters/sqlite"
 	"github.com/shoplab/shoplab/services/order/app"
 	"github.com/shoplab/shoplab/services/order/ports"
@@ -31,6 +33,7 @@ import (
 	"github.com/shoplab/shoplab/services/platform/kafkax"
 	"github.com/shoplab/shoplab/services/platform/logx"
 	"github.com/shoplab/shoplab/services/platform/metrics"
+	"github.com/shoplab/shoplab/services/platform/pgxx"
 )
 
 // Client interceptor keys of Deps.ClientInterceptors: the units order calls.
@@ -46,6 +49,8 @@ const (
 	DefaultRecoveryGrace      = app.DefaultRecoveryGrace
 	DefaultOutboxPollInterval = app.DefaultOutboxPollInterval
 	DefaultCallTimeout        = grpcx.DefaultCallTimeout
+	// readyTimeout bounds the store ping of a readiness probe.
+	readyTimeout = 2 * time.Second
 	// shutdownGrace bounds how long Run waits for in-flight requests.
 	shutdownGrace = 10 * time.Second
 	// DBFile is the name of the order database inside DataDir.
@@ -56,7 +61,12 @@ const (
 type Config struct {
 	GRPCAddr string // "127.0.0.1:0" picks a free port
 	OpsAddr  string // /healthz, /readyz, /metrics
-	DataDir  string // where order.db lives
+	DataDir  string // where order.db lives; unused when DatabaseURL is set
+
+	DatabaseURL      string        // postgres://user@host:port/db?sslmode=...; "" means SQLite in DataDir
+	DBMaxConns       int32         // pool size; 0 means 10
+	DBMinConns       int32         // 0 means 0
+	StatementTimeout time.Duration // 0 means 5s
 
 	UserAddr    string // gRPC address of the user unit
 	ProductAddr string // gRPC address of the product unit
@@ -79,13 +89,22 @@ type Deps struct {
 	ClientInterceptors map[string][]grpc.UnaryClientInterceptor // by target: "user", "product", "payment"
 	SQLDriver          string                                   // "" means sqlitex.DriverName; chaos wraps it
 	KafkaDialer        kafkax.Dialer                            // nil dials brokers directly; wiring routes through a proxy
+
+	PGDial   func(ctx context.Context, network, addr string) (net.Conn, error) // nil dials directly; wiring routes through the order->postgres proxy
+	PGTracer pgx.QueryTracer                                                   // nil for none; chaos storage faults hook here
+}
+
+// orderStore is what the unit needs of either adapter.
+type orderStore interface {
+	app.Store
+	Close() error
 }
 
 // Unit is a running order unit.
 type Unit struct {
 	cfg   Config
 	log   *slog.Logger
-	store *sqlite.Store
+	store orderStore
 	svc   *app.Service
 	relay *app.OutboxRelay
 	pub   *kafka.Publisher
@@ -104,8 +123,10 @@ type Unit struct {
 
 func (c Config) validate() error {
 	switch {
-	case c.DataDir == "":
-		return errs.InvalidField("DataDir", "the order unit needs a data directory")
+	case c.DataDir == "" && c.DatabaseURL == "":
+		return errs.InvalidField("DataDir", "the order unit needs a data directory or a DatabaseURL")
+	case c.DBMaxConns < 0, c.DBMinConns < 0, c.StatementTimeout < 0:
+		return errs.E(errs.Invalid, "DBMaxConns, DBMinConns and StatementTimeout must not be negative")
 	case c.UserAddr == "":
 		return errs.InvalidField("UserAddr", "the user unit's address is required")
 	case c.ProductAddr == "":
@@ -163,7 +184,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Unit, error) {
 		}
 	}()
 
-	store, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, DBFile), deps.SQLDriver)
+	store, err := openStore(ctx, cfg, deps)
 	if err != nil {
 		return nil, fmt.Errorf("open order store: %w", err)
 	}
@@ -342,6 +363,25 @@ func (u *Unit) Close() error {
 	return u.closeErr
 }
 
+// openStore opens PostgreSQL when cfg.DatabaseURL is set, else SQLite in DataDir.
+func openStore(ctx context.Context, cfg Config, deps Deps) (orderStore, error) {
+	if cfg.DatabaseURL != "" {
+		s, err := postgres.Open(ctx, pgxx.Options{
+			URL: cfg.DatabaseURL, MaxConns: cfg.DBMaxConns, MinConns: cfg.DBMinConns,
+			StatementTimeout: cfg.StatementTimeout, Tracer: deps.PGTracer, DialFunc: deps.PGDial,
+		})
+		if err != nil {
+			return nil, err // not a typed nil: Close checks for nil
+		}
+		return s, nil
+	}
+	s, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, DBFile), deps.SQLDriver)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
 // GRPCAddr is the address OrderService listens on.
 func (u *Unit) GRPCAddr() string { return u.ln.Addr().String() }
 
@@ -352,6 +392,8 @@ func (u *Unit) OpsAddr() string { return u.ops.Addr() }
 // dependencies and the broker are not checked: the unit is built to ride
 // out their outages (PENDING orders, the outbox backlog).
 func (u *Unit) Ready(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
 	if err := u.store.Ping(ctx); err != nil {
 		return errs.Wrap(errs.Unavailable, err, "order store is not answering")
 	}

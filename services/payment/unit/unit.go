@@ -16,10 +16,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"google.golang.org/grpc"
 
 	pb "github.com/shoplab/shoplab/services/api/shoplabv1"
 	"github.com/shoplab/shoplab/services/payment/adapters/cardsim"
+	"github.com/shoplab/shoplab/services/payment/adapters/postgres"
 	"github.com/shoplab/shoplab/services/payment/adapters/sqlite"
 	"github.com/shoplab/shoplab/services/payment/app"
 	"github.com/shoplab/shoplab/services/payment/ports"
@@ -27,6 +29,7 @@ import (
 	"github.com/shoplab/shoplab/services/platform/httpx"
 	"github.com/shoplab/shoplab/services/platform/logx"
 	"github.com/shoplab/shoplab/services/platform/metrics"
+	"github.com/shoplab/shoplab/services/platform/pgxx"
 	"github.com/shoplab/shoplab/services/platform/sqlitex"
 )
 
@@ -50,6 +53,13 @@ type Config struct {
 	GRPCAddr string // "127.0.0.1:0" picks a free port
 	OpsAddr  string // /healthz, /readyz, /metrics
 	DataDir  string // where payment.db and processor.db live; created if missing
+	// (processor.db always: the simulated card processor is an external
+	// system with its own SQLite ledger, on PostgreSQL or not)
+
+	DatabaseURL      string        // postgres://user@host:port/db?sslmode=...; "" means SQLite in DataDir
+	DBMaxConns       int32         // pool size; 0 means 10
+	DBMinConns       int32         // 0 means 0
+	StatementTimeout time.Duration // 0 means 5s
 
 	ProcessorLatency time.Duration // simulated card processor latency per call
 	ProcessorJitter  time.Duration // up to this much more per call, drawn from Seed
@@ -64,12 +74,15 @@ type Deps struct {
 	Now                func() time.Time              // nil means time.Now
 	ServerInterceptors []grpc.UnaryServerInterceptor // installed by wiring only (chaos L7)
 	SQLDriver          string                        // "" means sqlitex.DriverName; chaos wraps it (both databases)
+
+	PGDial   func(ctx context.Context, network, addr string) (net.Conn, error) // nil dials directly; wiring routes through the payment->postgres proxy
+	PGTracer pgx.QueryTracer                                                   // nil for none; chaos storage faults hook here
 }
 
 // Unit is a running payment unit.
 type Unit struct {
 	log       *slog.Logger
-	store     *sqlite.Store
+	store     store
 	processor *cardsim.Processor
 	grpc      *grpc.Server
 	grpcLn    net.Listener
@@ -106,7 +119,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *Unit, err error) {
 			_ = u.Close() // releases whatever was opened before the failure
 		}
 	}()
-	if u.store, err = sqlite.Open(ctx, filepath.Join(cfg.DataDir, DBFile), sqlitex.WithDriver(deps.SQLDriver)); err != nil {
+	if u.store, err = openStore(ctx, cfg, deps); err != nil {
 		return nil, fmt.Errorf("payment unit: store: %w", err)
 	}
 	u.processor, err = cardsim.Open(ctx, filepath.Join(cfg.DataDir, ProcessorDBFile), cardsim.Config{
@@ -139,8 +152,39 @@ func (u *Unit) GRPCAddr() string { return u.grpcLn.Addr().String() }
 // OpsAddr is the address of the ops HTTP server.
 func (u *Unit) OpsAddr() string { return u.ops.Addr() }
 
+// store is what the unit needs of either adapter.
+type store interface {
+	app.Store
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// readyTimeout bounds the store ping of a readiness probe.
+const readyTimeout = 2 * time.Second
+
+// openStore opens PostgreSQL when cfg.DatabaseURL is set, else SQLite in DataDir.
+func openStore(ctx context.Context, cfg Config, deps Deps) (store, error) {
+	if cfg.DatabaseURL != "" {
+		s, err := postgres.Open(ctx, pgxx.Options{
+			URL: cfg.DatabaseURL, MaxConns: cfg.DBMaxConns, MinConns: cfg.DBMinConns,
+			StatementTimeout: cfg.StatementTimeout, Tracer: deps.PGTracer, DialFunc: deps.PGDial,
+		})
+		if err != nil {
+			return nil, err // not a typed nil: Close checks for nil
+		}
+		return s, nil
+	}
+	s, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, DBFile), sqlitex.WithDriver(deps.SQLDriver))
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
 // Ready reports whether the unit can serve: both databases answer.
 func (u *Unit) Ready(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
 	if err := u.store.Ping(ctx); err != nil {
 		return fmt.Errorf("payment store: %w", err)
 	}

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"google.golang.org/grpc"
 
 	pb "github.com/shoplab/shoplab/services/api/shoplabv1"
@@ -21,8 +22,10 @@ import (
 	"github.com/shoplab/shoplab/services/platform/httpx"
 	"github.com/shoplab/shoplab/services/platform/logx"
 	"github.com/shoplab/shoplab/services/platform/metrics"
+	"github.com/shoplab/shoplab/services/platform/pgxx"
 	"github.com/shoplab/shoplab/services/platform/sqlitex"
 	"github.com/shoplab/shoplab/services/user"
+	"github.com/shoplab/shoplab/services/user/adapters/postgres"
 	"github.com/shoplab/shoplab/services/user/adapters/sqlite"
 	"github.com/shoplab/shoplab/services/user/app"
 	"github.com/shoplab/shoplab/services/user/ports"
@@ -42,7 +45,12 @@ const gracePeriod = 5 * time.Second
 type Config struct {
 	GRPCAddr string // "127.0.0.1:0" picks a free port
 	OpsAddr  string // /healthz, /readyz, /metrics
-	DataDir  string // where user.db lives; created if missing
+	DataDir  string // where user.db lives; created if missing; unused when DatabaseURL is set
+
+	DatabaseURL      string        // postgres://user@host:port/db?sslmode=...; "" means SQLite in DataDir
+	DBMaxConns       int32         // pool size; 0 means 10
+	DBMinConns       int32         // 0 means 0
+	StatementTimeout time.Duration // 0 means 5s
 
 	// Argon2 is the cost of new password hashes; zero means
 	// user.DefaultArgon2 (production). The local env and tests use
@@ -60,12 +68,15 @@ type Deps struct {
 	Now                func() time.Time              // nil means time.Now
 	ServerInterceptors []grpc.UnaryServerInterceptor // installed by wiring only (chaos L7)
 	SQLDriver          string                        // "" means sqlitex.DriverName; chaos wraps it
+
+	PGDial   func(ctx context.Context, network, addr string) (net.Conn, error) // nil dials directly; wiring routes through the user->postgres proxy
+	PGTracer pgx.QueryTracer                                                   // nil for none; chaos storage faults hook here
 }
 
 // Unit is a running user unit.
 type Unit struct {
 	log       *slog.Logger
-	store     *sqlite.Store
+	store     store
 	grpc      *grpc.Server
 	grpcLn    net.Listener
 	ops       *httpx.Server
@@ -74,8 +85,8 @@ type Unit struct {
 
 // New opens the store, binds both listeners and returns a unit ready to Run.
 func New(ctx context.Context, cfg Config, deps Deps) (_ *Unit, err error) {
-	if cfg.DataDir == "" {
-		return nil, errors.New("user unit: DataDir is required")
+	if cfg.DataDir == "" && cfg.DatabaseURL == "" {
+		return nil, errors.New("user unit: DataDir or DatabaseURL is required")
 	}
 	if deps.Log == nil {
 		deps.Log = logx.Discard()
@@ -86,8 +97,10 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *Unit, err error) {
 	if deps.SQLDriver == "" {
 		deps.SQLDriver = sqlitex.DriverName
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
-		return nil, fmt.Errorf("user unit: data dir: %w", err)
+	if cfg.DatabaseURL == "" {
+		if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+			return nil, fmt.Errorf("user unit: data dir: %w", err)
+		}
 	}
 	u := &Unit{log: deps.Log}
 	defer func() {
@@ -95,7 +108,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *Unit, err error) {
 			_ = u.Close() // releases whatever was opened before the failure
 		}
 	}()
-	if u.store, err = sqlite.Open(ctx, filepath.Join(cfg.DataDir, DBFile), sqlitex.WithDriver(deps.SQLDriver)); err != nil {
+	if u.store, err = openStore(ctx, cfg, deps); err != nil {
 		return nil, fmt.Errorf("user unit: store: %w", err)
 	}
 	svc, err := app.NewService(u.store, app.Options{
@@ -121,8 +134,39 @@ func (u *Unit) GRPCAddr() string { return u.grpcLn.Addr().String() }
 // OpsAddr is the address of the ops HTTP server.
 func (u *Unit) OpsAddr() string { return u.ops.Addr() }
 
+// store is what the unit needs of either adapter.
+type store interface {
+	app.Store
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// readyTimeout bounds the store ping of a readiness probe.
+const readyTimeout = 2 * time.Second
+
+// openStore opens PostgreSQL when cfg.DatabaseURL is set, else SQLite in DataDir.
+func openStore(ctx context.Context, cfg Config, deps Deps) (store, error) {
+	if cfg.DatabaseURL != "" {
+		s, err := postgres.Open(ctx, pgxx.Options{
+			URL: cfg.DatabaseURL, MaxConns: cfg.DBMaxConns, MinConns: cfg.DBMinConns,
+			StatementTimeout: cfg.StatementTimeout, Tracer: deps.PGTracer, DialFunc: deps.PGDial,
+		})
+		if err != nil {
+			return nil, err // not a typed nil: Close checks for nil
+		}
+		return s, nil
+	}
+	s, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, DBFile), sqlitex.WithDriver(deps.SQLDriver))
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
 // Ready reports whether the unit can serve: its database answers.
 func (u *Unit) Ready(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
 	if err := u.store.Ping(ctx); err != nil {
 		return fmt.Errorf("user store: %w", err)
 	}
