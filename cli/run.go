@@ -29,9 +29,15 @@ func runRun(ctx context.Context, e env, args []string) error {
 	checkExpect := fs.Bool("check-expect", false, "succeed when each verdict equals the scenario's expect (pass or fail)")
 	bundleRun := fs.Bool("bundle", false, "also pack each run dir into <dir>.tar.gz (journal, report, junit, unit logs, metrics, the scenario file, the binary's version) for another machine or `shoplab diff`")
 	target := fs.String("target", "", "ops API URL of an env already running (e.g. http://127.0.0.1:8090 for `shoplab up`); default: start the local env for each run")
+	envName := fs.String("env", "local", "where the parts run: local (embedded), host (`shoplab deps up`), or an env file's path")
 	if err := config.Parse(fs, args, e.lookup); err != nil {
 		return usageError("%v", err)
 	}
+	env, err := loadEnv(*envName)
+	if err != nil {
+		return err
+	}
+	pgPassword, _ := e.lookup("PGPASSWORD")
 	if fs.NArg() == 0 {
 		return usageError("usage: shoplab run <scenario.yaml>... [--out DIR] [--seed N] [--short] [--check-expect]")
 	}
@@ -49,7 +55,7 @@ func runRun(ctx context.Context, e env, args []string) error {
 	}
 	var failed []string
 	for i, s := range scenarios {
-		o := scenario.Options{File: paths[i], Short: *short, Progress: e.stdout, TTY: isTerminal(e.stdout), Target: *target}
+		o := scenario.Options{File: paths[i], Short: *short, Progress: e.stdout, TTY: isTerminal(e.stdout), Target: *target, Env: env, PGPassword: pgPassword}
 		if *seed >= 0 {
 			v := uint64(*seed)
 			o.Seed = &v

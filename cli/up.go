@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/shoplab/shoplab/chaos"
+	"github.com/shoplab/shoplab/envs"
 	"github.com/shoplab/shoplab/services/platform/config"
 	"github.com/shoplab/shoplab/services/platform/logx"
 	"github.com/shoplab/shoplab/sim/cloud"
@@ -22,6 +23,7 @@ type upFlags struct {
 	jwtKey      string
 	toxiproxy   string
 	seed        int64
+	env         string
 }
 
 func (f *upFlags) register(fs *flag.FlagSet, gateway, ops string, window time.Duration) {
@@ -33,6 +35,19 @@ func (f *upFlags) register(fs *flag.FlagSet, gateway, ops string, window time.Du
 	fs.StringVar(&f.jwtKey, "jwt-key", "", "HS256 key for tokens, at least 32 bytes (default: random per run)")
 	fs.StringVar(&f.toxiproxy, "toxiproxy-addr", "127.0.0.1:8474", "address of the embedded toxiproxy HTTP API (toxiproxy-cli and its Go client work against it); empty disables it")
 	fs.Int64Var(&f.seed, "seed", 1, "seed of the chaos engine's fault decisions")
+	fs.StringVar(&f.env, "env", "local", "where the parts run: local (embedded), host (`shoplab deps up`), or an env file's path")
+}
+
+// loadEnv reads the env named by --env; local is nil, the embedded default.
+func loadEnv(name string) (*envs.Env, error) {
+	if name == "" || name == "local" {
+		return nil, nil
+	}
+	e, err := envs.Load(name)
+	if err != nil {
+		return nil, &exitError{code: 2, err: err}
+	}
+	return e, nil
 }
 
 func (f *upFlags) cloudConfig(e env) (cloud.Config, error) {
@@ -45,6 +60,14 @@ func (f *upFlags) cloudConfig(e env) (cloud.Config, error) {
 	}
 	if f.window < time.Second {
 		return cfg, usageError("-analytics-window must be at least 1s")
+	}
+	env, err := loadEnv(f.env)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Env = env
+	if pw, ok := e.lookup("PGPASSWORD"); ok {
+		cfg.PGPassword = pw
 	}
 	if f.jwtKey != "" {
 		if len(f.jwtKey) < 32 {
@@ -67,7 +90,11 @@ func runUp(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(e.stdout, "shoplab up: starting the local env (kfake Kafka, SQLite, gofakes3, toxiproxy)...")
+	if cfg.Env == nil {
+		fmt.Fprintln(e.stdout, "shoplab up: starting the local env (kfake Kafka, SQLite, gofakes3, toxiproxy)...")
+	} else {
+		fmt.Fprintf(e.stdout, "shoplab up: starting on the %s env (%s): its parts must be running (`shoplab deps up --env %s`)...\n", cfg.Env.Name, f.env, f.env)
+	}
 	engine, err := chaos.New(chaos.WithSeed(f.seed), chaos.WithAPIAddr(f.toxiproxy), chaos.WithLogger(cfg.Log))
 	if err != nil {
 		return fmt.Errorf("chaos engine: %w", err)
@@ -91,8 +118,16 @@ func printEnv(e env, c *cloud.Cloud) {
 	fmt.Fprintf(w, "\n  REST API   %s/api/v1  (also /healthz /readyz /metrics)\n", c.GatewayURL())
 	fmt.Fprintf(w, "  console    %s/console  (live view; add faults, kill and start units)\n", c.OpsURL())
 	fmt.Fprintf(w, "  ops API    %s/ops/v1/units  /ops/v1/mailbox  /ops/v1/analytics/windows  /metrics\n", c.OpsURL())
-	fmt.Fprintf(w, "  kafka      %v  (kfake: orders, analytics-results, orders-dlq)\n", c.KafkaAddrs())
-	fmt.Fprintf(w, "  s3         %s  (gofakes3, bucket %s)\n", c.S3Endpoint(), c.Bucket())
+	if env := c.Env(); env != nil {
+		fmt.Fprintf(w, "  kafka      %v  (%s env: topics %s, %s, %s)\n", c.KafkaAddrs(), env.Name, env.Kafka.Topics.Orders.Name, env.Kafka.Topics.AnalyticsResults.Name, env.Kafka.Topics.OrdersDLQ.Name)
+		if env.Postgres != nil {
+			fmt.Fprintf(w, "  postgres   %s  (databases %s, %s, %s)\n", env.Postgres.Address, env.Postgres.Databases.User, env.Postgres.Databases.Order, env.Postgres.Databases.Payment)
+		}
+		fmt.Fprintf(w, "  aws        %s  (tables %s, %s; bucket %s; sender %s)\n", c.S3Endpoint(), env.AWS.DynamoDB.ProductsTable, env.AWS.DynamoDB.DedupTable, c.Bucket(), env.AWS.SES.Sender)
+	} else {
+		fmt.Fprintf(w, "  kafka      %v  (kfake: orders, analytics-results, orders-dlq)\n", c.KafkaAddrs())
+		fmt.Fprintf(w, "  s3         %s  (gofakes3, bucket %s)\n", c.S3Endpoint(), c.Bucket())
+	}
 	fmt.Fprintf(w, "  data dir   %s\n", c.DataDir())
 	if addr := c.ToxiproxyAddr(); addr != "" {
 		fmt.Fprintf(w, "  toxiproxy  http://%s  (every edge is a proxy; `shoplab chaos list` shows faults)\n", addr)

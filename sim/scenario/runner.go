@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/shoplab/shoplab/envs"
 	"github.com/shoplab/shoplab/sim/load"
 	"github.com/shoplab/shoplab/sim/reconcile"
 	"github.com/shoplab/shoplab/sim/scenario/journal"
@@ -44,7 +45,11 @@ type Options struct {
 	// Target is the ops API URL of an env that is already running (such
 	// as `shoplab up`); empty starts the embedded local env for the run.
 	Target string
-	Now    func() time.Time
+	// Env is where a run started here puts the parts (nil: the embedded
+	// local env); PGPassword is its PostgreSQL password, if any.
+	Env        *envs.Env
+	PGPassword string
+	Now        func() time.Time
 }
 
 // runState is one run in progress.
@@ -130,8 +135,12 @@ func (r *runState) run(ctx context.Context, seed uint64) error {
 		r.printf("• %s: targeting the env whose ops API is %s\n", s.Name, r.o.Target)
 		tg, err = connectRemote(ctx, r.o.Target, window)
 	} else {
-		r.printf("• %s: starting the local env\n", s.Name)
-		tg, err = startLocal(ctx, s, seed, unitLog)
+		where := "the local env"
+		if r.o.Env != nil {
+			where = "the " + r.o.Env.Name + " env"
+		}
+		r.printf("• %s: starting %s\n", s.Name, where)
+		tg, err = startLocal(ctx, s, seed, unitLog, r.o.Env, r.o.PGPassword)
 	}
 	if err != nil {
 		return err

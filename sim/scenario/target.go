@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/shoplab/shoplab/chaos"
+	"github.com/shoplab/shoplab/envs"
 	"github.com/shoplab/shoplab/services/platform/logx"
 	"github.com/shoplab/shoplab/sim/cloud"
 	"github.com/shoplab/shoplab/sim/reconcile"
@@ -41,7 +42,7 @@ type localTarget struct {
 	done   chan error
 }
 
-func startLocal(ctx context.Context, s *spec.Scenario, seed uint64, unitLog io.Writer) (*localTarget, error) {
+func startLocal(ctx context.Context, s *spec.Scenario, seed uint64, unitLog io.Writer, env *envs.Env, pgPassword string) (*localTarget, error) {
 	log := logx.New(unitLog, "info")
 	window := s.Env.AnalyticsWindow.Std()
 	if window == 0 {
@@ -55,6 +56,7 @@ func startLocal(ctx context.Context, s *spec.Scenario, seed uint64, unitLog io.W
 	c, err := cloud.New(envCtx, cloud.Config{
 		Chaos: engine, Log: log, AnalyticsWindow: window,
 		ProcessorLatency: s.Env.ProcessorLatency.Std(), CatalogSeed: s.Env.CatalogSeed, RecoveryGrace: s.Env.RecoveryGrace.Std(),
+		Env: env, PGPassword: pgPassword,
 	})
 	if err != nil {
 		stop()
