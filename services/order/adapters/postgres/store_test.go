@@ -24,3 +24,5 @@ func open(t testing.TB) *postgres.Store {
 func TestStoreContract(t *testing.T) {
 	ordertest.Run(t, func(t *testing.T) app.Store { return open(t) })
 }
+
+func BenchmarkPlaceOrder(b *testing.B) { ordertest.BenchPlace(b, open(b)) }

@@ -19,3 +19,12 @@ func TestStoreContract(t *testing.T) {
 		return s
 	})
 }
+
+func BenchmarkPlaceOrder(b *testing.B) {
+	s, err := sqlite.Open(b.Context(), filepath.Join(b.TempDir(), "orders.db"), "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	ordertest.BenchPlace(b, s)
+}
