@@ -81,7 +81,7 @@ func TestBreakagesAreCaught(t *testing.T) {
 		{"mismatched Flink version", "terraform/gcp/envs/dev/main.tf",
 			`flink_version = "2.2.0"`, `flink_version = "2.1.0"`, "agreement", "flink_version"},
 		{"job pins another Flink", "services/analytics/flink/pom.xml",
-			"", "<project><properties><flink.version>2.3.0</flink.version></properties></project>\n", "agreement", `"2.3.0"`},
+			"<flink.version>2.2.0</flink.version>", "<flink.version>2.3.0</flink.version>", "agreement", `"2.3.0"`},
 		{"image without Flink 2", "terraform/gcp/envs/prod/main.tf",
 			`"3.0.3-debian13"`, `"2.2.50-debian12"`, "agreement", `"2.2.50-debian12"`},
 		{"service account renamed", "terraform/aws/envs/prod/main.tf",

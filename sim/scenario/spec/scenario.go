@@ -32,6 +32,7 @@ type Scenario struct {
 	Seed        uint64                    `yaml:"seed,omitempty" json:"seed,omitempty"`                    // seeds the load, the journeys and the faults' random streams
 	Expect      Verdict                   `yaml:"expect,omitempty" json:"expect,omitempty" spec:"nonzero"` // the verdict of a healthy build; "" means pass
 	Env         Env                       `yaml:"env,omitempty" json:"env,omitzero"`
+	Envs        []string                  `yaml:"envs,omitempty" json:"envs,omitempty"` // the envs it makes sense in; empty = every env
 	Load        Workload                  `yaml:"load" json:"load" spec:"required"`
 	Faults      []Fault                   `yaml:"faults,omitempty" json:"faults,omitempty"`
 	SteadyState []Probe                   `yaml:"steady_state,omitempty" json:"steady_state,omitempty"`
@@ -50,6 +51,12 @@ type Scenario struct {
 	orig    *Scenario       // the unscaled scenario, for a copy made by Scale
 	factor  float64         // the factor Scale used; 0 means unscaled
 	present map[string]bool // while Parse validates: the field paths the file sets
+}
+
+// SupportsEnv reports whether the scenario makes sense in the env named
+// env (an envs/*.yaml name): it lists no envs, or lists that one.
+func (s *Scenario) SupportsEnv(env string) bool {
+	return len(s.Envs) == 0 || slices.Contains(s.Envs, env)
 }
 
 // Verdict is a run's outcome.

@@ -31,9 +31,18 @@ var GRPCEdges = []string{"gateway->user", "gateway->product", "gateway->order", 
 // KafkaEdges are the edges from a unit to the Kafka broker.
 var KafkaEdges = []string{"order->kafka", "notification->kafka", "analytics->kafka"}
 
+// PostgresEdges are the edges from the relational units to PostgreSQL; they
+// exist in an env whose stores.relational is postgres (envs/host.yaml).
+var PostgresEdges = []string{"user->postgres", "order->postgres", "payment->postgres"}
+
+// AWSEdges are the edges from a unit to the AWS API (DynamoDB, S3, SES);
+// they exist in an env that uses an AWS endpoint, and aws_error acts on
+// them.
+var AWSEdges = []string{"product->aws", "notification->aws", "analytics->aws"}
+
 // Edges are every network edge that passes a toxiproxy proxy: the targets of
 // network faults, together with [KafkaTarget].
-var Edges = append(slices.Clone(GRPCEdges), KafkaEdges...)
+var Edges = slices.Concat(GRPCEdges, KafkaEdges, PostgresEdges, AWSEdges)
 
 // KafkaTarget is the pseudo-target of a network fault on every Kafka edge at
 // once (a broker outage); [Fault.Targets] expands it.
@@ -75,6 +84,8 @@ func FaultTargets(faultType string) []string {
 		return append(slices.Clone(GRPCEdges), GRPCUnits...)
 	case faultType == chaos.HTTPError:
 		return []string{"gateway", ClientGateway}
+	case faultType == chaos.AWSError:
+		return slices.Clone(AWSEdges)
 	case t.Kind == "network":
 		return append(slices.Clone(Edges), KafkaTarget)
 	case t.Kind == "storage":

@@ -34,6 +34,8 @@ func (s *Scenario) Validate() error {
 	return nil
 }
 
+var envNameRE = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
+
 func (s *Scenario) validate() problems {
 	var ps problems
 	switch {
@@ -57,6 +59,18 @@ func (s *Scenario) validate() problems {
 	}
 	if s.Env.RecoveryGrace < 0 {
 		ps.add("env.recovery_grace", "must not be negative")
+	}
+	for i, e := range s.Envs {
+		path := index("envs", i)
+		switch {
+		case !envNameRE.MatchString(e):
+			ps.add(path, "%q is not an env name such as host or local (envs/*.yaml)", e)
+		case slices.Index(s.Envs, e) < i:
+			ps.add(path, "%q is listed twice", e)
+		}
+	}
+	if s.Envs != nil && len(s.Envs) == 0 && s.given("envs") {
+		ps.add("envs", "must list at least one env, or be left out for every env")
 	}
 	s.Load.validate(&ps, s.given)
 	total := s.TotalDuration()
