@@ -113,6 +113,7 @@ type Owner struct {
 	cfg   Config
 	parts []part
 	apt   sync.Mutex // apt-get installs must not run side by side (dpkg lock)
+	out   sync.Mutex // the parts start in parallel and all report progress
 }
 
 // part is one kind of process the owner runs.
@@ -191,6 +192,8 @@ func order(name string) int {
 }
 
 func (o *Owner) progress(format string, args ...any) {
+	o.out.Lock()
+	defer o.out.Unlock()
 	fmt.Fprintf(o.cfg.Progress, format+"\n", args...)
 }
 
