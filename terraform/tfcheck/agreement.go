@@ -105,7 +105,7 @@ func CheckAgreement(repo string, eventTopics []string) (Problems, error) {
 	if err != nil {
 		return nil, err
 	}
-	var p Problems
+	p := CheckDynamoDBLayout(tree)
 	for _, env := range []string{"dev", "prod"} {
 		var ef envFile
 		envPath := filepath.Join(repo, "envs", "aws-"+env+".yaml")
