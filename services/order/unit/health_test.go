@@ -3,11 +3,9 @@ package unit_test
 import (
 	"net"
 	"testing"
-	"time"
 
 	"github.com/shoplab/shoplab/services/order/internal/fakedeps"
 	"github.com/shoplab/shoplab/services/order/unit"
-	"github.com/shoplab/shoplab/services/platform/grpcx"
 	"github.com/shoplab/shoplab/services/platform/grpcx/healthtest"
 	"github.com/shoplab/shoplab/services/platform/parts/partstest"
 )
@@ -36,14 +34,6 @@ func TestHealthFollowsTheStoreOnly(t *testing.T) {
 	cfg.DatabaseURL = partstest.Postgres(t)
 	u := start(t, cfg, unit.Deps{PGDial: link.DialContext})
 	addr := u.GRPCAddr()
-	for _, s := range []string{"", "shoplab.v1.OrderService", grpcx.LivenessService} {
-		healthtest.Wait(t, addr, s, healthtest.Serving, 10*time.Second)
-	}
-	link.Cut()
-	healthtest.Wait(t, addr, "", healthtest.NotServing, 10*time.Second)
-	healthtest.Wait(t, addr, "shoplab.v1.OrderService", healthtest.NotServing, 10*time.Second)
-	healthtest.Wait(t, addr, grpcx.LivenessService, healthtest.Serving, time.Second)
-	link.Restore()
-	healthtest.Wait(t, addr, "", healthtest.Serving, 10*time.Second)
+	healthtest.StoreFlip(t, addr, "shoplab.v1.OrderService", link.Cut, link.Restore)
 	u.stop(t)
 }

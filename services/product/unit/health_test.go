@@ -9,7 +9,6 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
-	"github.com/shoplab/shoplab/services/platform/grpcx"
 	"github.com/shoplab/shoplab/services/platform/grpcx/healthtest"
 	"github.com/shoplab/shoplab/services/platform/parts/partstest"
 	"github.com/shoplab/shoplab/services/product/unit"
@@ -28,15 +27,7 @@ func TestHealthFollowsTheStore(t *testing.T) {
 	}
 	r := mustRun(t, cfg, unit.Deps{AWSHTTPClient: link.HTTPClient()})
 	addr := r.u.GRPCAddr()
-	for _, s := range []string{"", "shoplab.v1.ProductService", grpcx.LivenessService} {
-		healthtest.Wait(t, addr, s, healthtest.Serving, 10*time.Second)
-	}
-	link.Cut()
-	healthtest.Wait(t, addr, "", healthtest.NotServing, 10*time.Second)
-	healthtest.Wait(t, addr, "shoplab.v1.ProductService", healthtest.NotServing, 10*time.Second)
-	healthtest.Wait(t, addr, grpcx.LivenessService, healthtest.Serving, time.Second)
-	link.Restore()
-	healthtest.Wait(t, addr, "", healthtest.Serving, 10*time.Second)
+	healthtest.StoreFlip(t, addr, "shoplab.v1.ProductService", link.Cut, link.Restore)
 }
 
 // TestHealthNotServingOnShutdown: a grpc.health.v1 watcher hears

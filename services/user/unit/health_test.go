@@ -2,9 +2,7 @@ package unit_test
 
 import (
 	"testing"
-	"time"
 
-	"github.com/shoplab/shoplab/services/platform/grpcx"
 	"github.com/shoplab/shoplab/services/platform/grpcx/healthtest"
 	"github.com/shoplab/shoplab/services/platform/parts/partstest"
 	"github.com/shoplab/shoplab/services/user"
@@ -23,13 +21,5 @@ func TestHealthFollowsTheStore(t *testing.T) {
 	}
 	runUnit(t, u)
 	addr := u.GRPCAddr()
-	for _, s := range []string{"", "shoplab.v1.UserService", grpcx.LivenessService} {
-		healthtest.Wait(t, addr, s, healthtest.Serving, 10*time.Second)
-	}
-	link.Cut()
-	healthtest.Wait(t, addr, "", healthtest.NotServing, 10*time.Second)
-	healthtest.Wait(t, addr, "shoplab.v1.UserService", healthtest.NotServing, 10*time.Second)
-	healthtest.Wait(t, addr, grpcx.LivenessService, healthtest.Serving, time.Second)
-	link.Restore()
-	healthtest.Wait(t, addr, "", healthtest.Serving, 10*time.Second)
+	healthtest.StoreFlip(t, addr, "shoplab.v1.UserService", link.Cut, link.Restore)
 }
