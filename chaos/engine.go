@@ -170,6 +170,7 @@ func New(opts ...Option) (*Engine, error) {
 		downRefs:  map[string]int{},
 		killRefs:  map[string]int{},
 	}
+	setToxiproxyVersion()
 	e.life, e.stopLife = context.WithCancel(context.Background())
 	e.rules.Store(&ruleSet{})
 	// toxiproxy logs through zerolog; its messages are per connection and

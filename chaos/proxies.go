@@ -139,7 +139,8 @@ func toxicAttributes(pl *plan) map[string]any {
 }
 
 // apiRouter serves toxiproxy's HTTP API with its own handlers, on the same
-// paths and methods as toxiproxy's api.go, plus the control API.
+// paths and methods as toxiproxy's api.go (v2.12: updates by PATCH, POST
+// kept as toxiproxy keeps it), plus the control API.
 func (e *Engine) apiRouter() http.Handler {
 	s := e.tp
 	r := mux.NewRouter()
@@ -153,12 +154,12 @@ func (e *Engine) apiRouter() http.Handler {
 	t.HandleFunc("/proxies", s.ProxyCreate).Methods("POST")
 	t.HandleFunc("/populate", s.Populate).Methods("POST")
 	t.HandleFunc("/proxies/{proxy}", s.ProxyShow).Methods("GET")
-	t.HandleFunc("/proxies/{proxy}", s.ProxyUpdate).Methods("POST")
+	t.HandleFunc("/proxies/{proxy}", s.ProxyUpdate).Methods("POST", "PATCH")
 	t.HandleFunc("/proxies/{proxy}", s.ProxyDelete).Methods("DELETE")
 	t.HandleFunc("/proxies/{proxy}/toxics", s.ToxicIndex).Methods("GET")
 	t.HandleFunc("/proxies/{proxy}/toxics", e.guardToxic(s.ToxicCreate, false)).Methods("POST")
 	t.HandleFunc("/proxies/{proxy}/toxics/{toxic}", s.ToxicShow).Methods("GET")
-	t.HandleFunc("/proxies/{proxy}/toxics/{toxic}", e.guardToxic(s.ToxicUpdate, true)).Methods("POST")
+	t.HandleFunc("/proxies/{proxy}/toxics/{toxic}", e.guardToxic(s.ToxicUpdate, true)).Methods("POST", "PATCH")
 	t.HandleFunc("/proxies/{proxy}/toxics/{toxic}", s.ToxicDelete).Methods("DELETE")
 	t.HandleFunc("/version", s.Version).Methods("GET")
 	return r
