@@ -173,6 +173,13 @@ func TestToxiproxyCLIAgainstShoplabUp(t *testing.T) {
 		t.Fatalf("shoplab chaos list after toggle on: %+v", fs)
 	}
 
+	// shoplab chaos remove takes a toxic toxiproxy-cli added.
+	toxi("toxic", "add", "-n", "gone", "-t", "latency", "-a", "latency=100", edge)
+	shoplab("chaos", "remove", edge+"/gone")
+	if out := toxi("inspect", edge); strings.Contains(out, "gone") {
+		t.Fatalf("toxiproxy-cli inspect after shoplab chaos remove:\n%s", out)
+	}
+
 	// The other way: shoplab's fault is a toxic toxiproxy-cli shows, and
 	// shoplab's reset removes what toxiproxy-cli added as well.
 	shoplab("chaos", "add", edge, "latency", "--latency", "50ms")
