@@ -244,16 +244,7 @@ Shell completion: source <(shoplab completion bash), or zsh, fish.`,
 		case len(s.subs) == 0:
 			bridgedLeaf(ctx, e, cmd, c.run, nil, s.args, ran)
 		default:
-			cmd.Args = subcommandArgs
-			cmd.RunE = func(cmd *cobra.Command, args []string) error {
-				if len(args) > 0 { // help
-					return cmd.Help()
-				}
-				cmd.SetOut(e.stderr)
-				_ = cmd.Help()
-				return usageError("%s: no subcommand given", name)
-			}
-			cmd.SuggestionsMinimumDistance = 2
+			asParent(e, cmd)
 			for _, sub := range s.subs {
 				leaf := &cobra.Command{Use: strings.TrimSpace(sub.name + " " + sub.use), Aliases: sub.aliases,
 					Short: sub.short, Long: sub.long, Example: sub.example}
@@ -263,7 +254,29 @@ Shell completion: source <(shoplab completion bash), or zsh, fish.`,
 		}
 		root.AddCommand(cmd)
 	}
+	// cobra's own completion command would show its help, exit 0, for an
+	// unknown shell.
+	root.InitDefaultCompletionCmd()
+	if c, _, err := root.Find([]string{"completion"}); err == nil && c != root {
+		asParent(e, c)
+	}
 	return root
+}
+
+// asParent makes cmd a command of subcommands: alone it shows its help and
+// exits 2, with "help" it shows its help, and an unknown subcommand is a
+// usage error with the near names.
+func asParent(e env, cmd *cobra.Command) {
+	cmd.Args = subcommandArgs
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) > 0 { // help
+			return cmd.Help()
+		}
+		cmd.SetOut(e.stderr)
+		_ = cmd.Help()
+		return usageError("%s: no subcommand given", cmd.Name())
+	}
+	cmd.SuggestionsMinimumDistance = 2
 }
 
 func bridgedLeaf(ctx context.Context, e env, cmd *cobra.Command, run func(context.Context, env, []string) error, prefix []string, args cobra.PositionalArgs, ran *bool) {
