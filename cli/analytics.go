@@ -16,9 +16,8 @@ import (
 	"github.com/shoplab/shoplab/services/api/events"
 )
 
-const analyticsUsage = `Usage: shoplab analytics replay --engine go|flink [flags] events.jsonl
-
-Feeds a file of OrderPlaced events (one JSON object per line, in the order
+// analyticsLong is the help of `shoplab analytics replay`.
+const analyticsLong = `Feeds a file of OrderPlaced events (one JSON object per line, in the order
 given, - for stdin) through one analytics engine as one stream and prints
 every window it closes as one WindowResult JSON per line, in close order.
 The end of input closes the windows still open (the Go engine's Flush; for
@@ -34,21 +33,15 @@ across the engines.
          are attached to windows from the job's late topic.
 
 Lines the engines refuse (not an OrderPlaced, non-UTC occurred_at) are
-skipped by both and counted on stderr.
-
-Flags:
-`
+skipped by both and counted on stderr. The flags take no SHOPLAB_* fallback
+but --brokers, from SHOPLAB_KAFKA_BROKERS.`
 
 // runAnalytics is `shoplab analytics`.
 func runAnalytics(ctx context.Context, e env, args []string) error {
 	if len(args) == 0 || args[0] != "replay" {
-		fmt.Fprint(e.stderr, analyticsUsage)
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-			return nil
-		}
 		return usageError("analytics: want the subcommand replay")
 	}
-	fs := flag.NewFlagSet("shoplab analytics replay", flag.ContinueOnError)
+	fs := e.bridge(flag.NewFlagSet("shoplab analytics replay", flag.ContinueOnError))
 	fs.SetOutput(e.stderr)
 	var (
 		engine  = fs.String("engine", "go", "go or flink")
@@ -59,10 +52,6 @@ func runAnalytics(ctx context.Context, e env, args []string) error {
 		keep    = fs.Bool("keep-topics", false, "flink: leave the replay's topics on the broker")
 		verbose = fs.Bool("v", false, "flink: the JVM's log on stderr")
 	)
-	fs.Usage = func() {
-		fmt.Fprint(e.stderr, analyticsUsage)
-		fs.PrintDefaults()
-	}
 	if v, ok := e.lookup("SHOPLAB_KAFKA_BROKERS"); ok && v != "" {
 		*brokers = v
 	}

@@ -17,7 +17,7 @@ import (
 // never fails on a number (the machine is shared); exit 1 only when a
 // figure could not be measured.
 func runBench(ctx context.Context, e env, args []string) error {
-	fs := flag.NewFlagSet("shoplab bench", flag.ContinueOnError)
+	fs := e.bridge(flag.NewFlagSet("shoplab bench", flag.ContinueOnError))
 	fs.SetOutput(e.stderr)
 	short := fs.Bool("short", false, "2 s per figure instead of 10 s (CI)")
 	d := fs.Duration("duration", 0, "time per load figure (default 10s, 2s with --short)")

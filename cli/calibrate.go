@@ -16,9 +16,8 @@ import (
 	"github.com/shoplab/shoplab/sim/hpa/model"
 )
 
-const calibrateUsage = `Usage: shoplab calibrate [flags]
-
-Measures the HPA twin's cost profile on the real services: starts the local
+// calibrateLong is the help of `shoplab calibrate`.
+const calibrateLong = `Measures the HPA twin's cost profile on the real services: starts the local
 env in this process, runs an idle window and then each journey alone at
 --rate iterations per second for --duration (after --warmup, not measured),
 splits the process's CPU time over each window by unit with a CPU profile
@@ -35,13 +34,11 @@ The profile samples at 250 Hz instead of runtime/pprof's 100 Hz (more
 samples to split the process's CPU time by), so the Go runtime prints
 "cannot set cpu profile rate until previous profile has finished" once per
 window: expected and harmless. --profile-hz 100 silences it.
-
-Flags:
 `
 
 // runCalibrate is `shoplab calibrate`: measure, fit, print, write.
 func runCalibrate(ctx context.Context, e env, args []string) error {
-	fs := flag.NewFlagSet("shoplab calibrate", flag.ContinueOnError)
+	fs := e.bridge(flag.NewFlagSet("shoplab calibrate", flag.ContinueOnError))
 	fs.SetOutput(e.stderr)
 	var (
 		cfg      calibrate.Config
@@ -61,15 +58,10 @@ func runCalibrate(ctx context.Context, e env, args []string) error {
 	fs.IntVar(&bench.Customers, "customers", 20, "accounts the checkout journeys use")
 	fs.Int64Var(&bench.Seed, "seed", 1, "seed of the journeys' choices and of the catalog")
 	fs.IntVar(&bench.ProfileHz, "profile-hz", calibrate.DefaultProfileHz, "CPU profile sampling rate")
-	fs.Usage = func() {
-		fmt.Fprint(e.stderr, calibrateUsage)
-		fs.PrintDefaults()
-	}
 	if err := config.Parse(fs, args, e.lookup); err != nil {
 		return flagError(err)
 	}
 	if fs.NArg() > 0 {
-		fs.Usage()
 		return usageError("calibrate: unexpected arguments %v", fs.Args())
 	}
 	cfg.Warmup = warmup

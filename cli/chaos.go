@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"flag"
 
 	"github.com/shoplab/shoplab/chaos/chaosctl"
 )
@@ -11,7 +12,8 @@ import (
 // against a running `shoplab up`, through its ops API. The command itself
 // lives in chaos/chaosctl, where it is tested against a real engine.
 func runChaos(ctx context.Context, e env, args []string) error {
-	err := chaosctl.Run(ctx, chaosctl.Env{Stdout: e.stdout, Stderr: e.stderr, Lookup: e.lookup}, args)
+	bridge := func(fs *flag.FlagSet) { e.bridge(fs) }
+	err := chaosctl.Run(ctx, chaosctl.Env{Stdout: e.stdout, Stderr: e.stderr, Lookup: e.lookup, Bridge: bridge}, args)
 	var ue *chaosctl.UsageError
 	if errors.As(err, &ue) {
 		return usageError("%v", ue.Err)

@@ -8,14 +8,14 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
-	"strings"
 )
 
 // env is what a command sees of the world; tests swap every part.
 type env struct {
 	stdout, stderr io.Writer
 	lookup         func(string) (string, bool)
+	// collect, when set, takes the flag set the command bridges (root.go).
+	collect *collector
 }
 
 type command struct {
@@ -75,33 +75,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 }
 
 func run(ctx context.Context, e env, args []string) error {
-	cmds := commands()
-	if len(args) < 2 || args[1] == "help" || args[1] == "-h" || args[1] == "--help" {
-		usage(e.stdout, cmds)
-		if len(args) < 2 {
-			return usageError("no command given")
-		}
-		return nil
+	if len(args) == 0 {
+		args = []string{"shoplab"}
 	}
-	c, ok := cmds[args[1]]
-	if !ok {
-		usage(e.stderr, cmds)
-		return usageError("unknown command %q", args[1])
-	}
-	return c.run(ctx, e, args[2:])
-}
-
-func usage(w io.Writer, cmds map[string]command) {
-	names := make([]string, 0, len(cmds))
-	for n := range cmds {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	var b strings.Builder
-	b.WriteString("shoplab: a local-first simulation and chaos testbed for an e-commerce platform\n\nUsage: shoplab <command> [flags]\n\nCommands:\n")
-	for _, n := range names {
-		fmt.Fprintf(&b, "  %-10s %s\n", n, cmds[n].summary)
-	}
-	b.WriteString("\nRun `shoplab <command> -h` for a command's flags.\n")
-	_, _ = io.WriteString(w, b.String())
+	return execute(ctx, e, args[1:])
 }

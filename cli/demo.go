@@ -21,7 +21,7 @@ import (
 // payments, then a product crash) plus its summary in plain words. It
 // exits 0 only when every probe and invariant holds.
 func runDemo(ctx context.Context, e env, args []string) error {
-	fs := flag.NewFlagSet("shoplab demo", flag.ContinueOnError)
+	fs := e.bridge(flag.NewFlagSet("shoplab demo", flag.ContinueOnError))
 	fs.SetOutput(e.stderr)
 	out := fs.String("out", "", "directory for journal.json, report.html and junit.xml (default shoplab-runs/demo-<timestamp>)")
 	open := fs.Bool("open", false, "open the report in the default browser when the run ends (prints its file:// URL when none is configured)")

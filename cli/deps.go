@@ -16,9 +16,8 @@ import (
 	"github.com/shoplab/shoplab/services/platform/parts"
 )
 
-const depsUsage = `usage: shoplab deps up|status|down [--env host|FILE] [--state-dir DIR] [--only postgres,kafka,aws] [--print-env] [--install] [--kafka-jmx-exporter PORT]
-
-Runs the env file's real parts as processes on this machine: PostgreSQL 15,
+// depsLong is the help of `shoplab deps`.
+const depsLong = `Runs the env file's real parts as processes on this machine: PostgreSQL 15,
 a Kafka 4.4 broker (KRaft, one node) and moto_server (DynamoDB, S3, SES).
 up      starts what is not running yet and waits until each answers
 status  reports each part
@@ -27,18 +26,14 @@ With --print-env only the export lines go to stdout (the table goes to
 stderr), so:  eval "$(shoplab deps up --print-env)"`
 
 func runDeps(ctx context.Context, e env, args []string) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprintln(e.stdout, depsUsage)
-		if len(args) == 0 {
-			return usageError("deps: no subcommand given")
-		}
-		return nil
+	if len(args) == 0 {
+		return usageError("deps: no subcommand given")
 	}
 	sub := args[0]
 	if sub != "up" && sub != "status" && sub != "down" {
-		return usageError("deps: unknown subcommand %q\n%s", sub, depsUsage)
+		return usageError("deps: unknown subcommand %q: want up, status or down", sub)
 	}
-	fs := flag.NewFlagSet("shoplab deps "+sub, flag.ContinueOnError)
+	fs := e.bridge(flag.NewFlagSet("shoplab deps "+sub, flag.ContinueOnError))
 	fs.SetOutput(e.stderr)
 	envName := fs.String("env", "host", "env file: a name under envs/ (host) or a path to a YAML file")
 	stateDir := fs.String("state-dir", "", "directory for the parts' data, PIDs and logs (default $XDG_CACHE_HOME/shoplab/deps or ~/.cache/shoplab/deps)")

@@ -14,7 +14,7 @@ import (
 // runDiff is `shoplab diff <run> <baseline>`: exit 0 when nothing regressed
 // beyond the tolerances, 1 when something did, 2 for usage or unreadable runs.
 func runDiff(_ context.Context, e env, args []string) error {
-	fs := flag.NewFlagSet("shoplab diff", flag.ContinueOnError)
+	fs := e.bridge(flag.NewFlagSet("shoplab diff", flag.ContinueOnError))
 	fs.SetOutput(e.stderr)
 	tol := diff.DefaultTolerance
 	fs.Float64Var(&tol.Latency, "latency-tolerance", tol.Latency, "relative growth of a latency percentile allowed (0.25 = 25%)")

@@ -14,7 +14,7 @@ import (
 // runDoctor is `shoplab doctor [--env local|host|compose]`: exit 0 when
 // this machine can run the env, 1 when a required check fails.
 func runDoctor(ctx context.Context, e env, args []string) error {
-	fs := flag.NewFlagSet("shoplab doctor", flag.ContinueOnError)
+	fs := e.bridge(flag.NewFlagSet("shoplab doctor", flag.ContinueOnError))
 	fs.SetOutput(e.stderr)
 	envName := fs.String("env", "local", "the env to check for: local, host or compose")
 	dataDir := fs.String("data-dir", "", "where the units will keep data (default: the temp dir)")

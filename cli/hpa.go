@@ -25,25 +25,21 @@ import (
 	"github.com/shoplab/shoplab/sim/scenario/spec"
 )
 
-const hpaUsage = `Usage: shoplab hpa <command> [flags] [args]
-
-The HorizontalPodAutoscaler twin: what the cluster's HPAs would do, computed
+// hpaLong is the help of `shoplab hpa`; each subcommand has its own.
+const hpaLong = `The HorizontalPodAutoscaler twin: what the cluster's HPAs would do, computed
 in seconds from the rendered manifests, a cost profile and a load.
+docs/hpa-twin.md explains the model.`
 
-Commands:
-  replay <trace.json|yaml>             replay one HPA against a recorded demand; JSON steps on stdout
-  simulate [flags] <scenario.yaml>     simulate the overlay's Deployments under a scenario's load;
-                                       writes timeline.json and report.html
-  check [flags] [scenario.yaml|dir...] simulate every scenario with an hpa: section and check it
-                                       (default: scenarios/, or the built-in ones); exit 1 if
-                                       an expectation breaks, 2 if a file is invalid
+const (
+	hpaReplayLong   = "Replays an HPA manifest against a recorded demand (format: docs/hpa-twin.md) and prints one JSON step per sync."
+	hpaSimulateLong = "Simulates every Deployment of the overlay under the scenario's load and writes\n<out>/timeline.json and <out>/report.html."
+	hpaCheckLong    = "Simulates each scenario with an hpa: section (default: every one in scenarios/,\nor those built into the binary outside a checkout) and checks its expectations.\nExit status 1 if any breaks, 2 if a file is invalid. With --out, writes each\nscenario's timeline.json and report.html under <out>/<name>/."
+)
 
-Run 'shoplab hpa <command> -h' for its flags; docs/hpa-twin.md explains the model.
-`
-
+// runHPA is `shoplab hpa replay|simulate|check`; the cobra tree in root.go
+// has checked the subcommand.
 func runHPA(ctx context.Context, e env, args []string) error {
 	if len(args) == 0 {
-		io.WriteString(e.stderr, hpaUsage)
 		return usageError("hpa: no command given")
 	}
 	switch args[0] {
@@ -53,26 +49,18 @@ func runHPA(ctx context.Context, e env, args []string) error {
 		return runHPASimulate(ctx, e, args[1:])
 	case "check":
 		return runHPACheck(ctx, e, args[1:])
-	case "help", "-h", "-help", "--help":
-		io.WriteString(e.stdout, hpaUsage)
-		return nil
 	}
-	io.WriteString(e.stderr, hpaUsage)
 	return usageError("hpa: unknown command %q", args[0])
 }
 
 func runHPAReplay(e env, args []string) error {
-	fs := flag.NewFlagSet("shoplab hpa replay", flag.ContinueOnError)
+	fs := e.bridge(flag.NewFlagSet("shoplab hpa replay", flag.ContinueOnError))
 	fs.SetOutput(e.stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "Usage: shoplab hpa replay <trace.json|yaml>\n\nReplays an HPA manifest against a recorded demand (format: docs/hpa-twin.md) and prints one JSON step per sync.")
-	}
 	pos, err := parseInterleaved(fs, args, e.lookup)
 	if err != nil {
 		return flagError(err)
 	}
 	if len(pos) != 1 {
-		fs.Usage()
 		return usageError("hpa replay: want one trace file, got %d arguments", len(pos))
 	}
 	res, err := hpa.ReplayFile(pos[0])
@@ -131,20 +119,15 @@ func (f *twinFlags) options() platform.Options {
 }
 
 func runHPASimulate(ctx context.Context, e env, args []string) error {
-	fs := flag.NewFlagSet("shoplab hpa simulate", flag.ContinueOnError)
+	fs := e.bridge(flag.NewFlagSet("shoplab hpa simulate", flag.ContinueOnError))
 	fs.SetOutput(e.stderr)
 	var f twinFlags
 	f.register(fs, "hpa-report")
-	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "Usage: shoplab hpa simulate [flags] <scenario.yaml>\n\nSimulates every Deployment of the overlay under the scenario's load and writes\n<out>/timeline.json and <out>/report.html.\n\nFlags:")
-		fs.PrintDefaults()
-	}
 	pos, err := parseInterleaved(fs, args, e.lookup)
 	if err != nil {
 		return flagError(err)
 	}
 	if len(pos) != 1 {
-		fs.Usage()
 		return usageError("hpa simulate: want one scenario file, got %d arguments", len(pos))
 	}
 	deps, prof, err := f.inputs()
@@ -182,15 +165,11 @@ func runHPASimulate(ctx context.Context, e env, args []string) error {
 }
 
 func runHPACheck(ctx context.Context, e env, args []string) error {
-	fs := flag.NewFlagSet("shoplab hpa check", flag.ContinueOnError)
+	fs := e.bridge(flag.NewFlagSet("shoplab hpa check", flag.ContinueOnError))
 	fs.SetOutput(e.stderr)
 	var f twinFlags
 	f.register(fs, "")
 	junit := fs.String("junit", "hpa-junit.xml", "JUnit XML file to write")
-	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "Usage: shoplab hpa check [flags] [scenario.yaml|dir...]\n\nSimulates each scenario with an hpa: section (default: every one in scenarios/,\nor those built into the binary outside a checkout) and checks its expectations.\nExit status 1 if any breaks, 2 if a file is invalid. With -out, writes each\nscenario's timeline.json and report.html under <out>/<name>/.\n\nFlags:")
-		fs.PrintDefaults()
-	}
 	pos, err := parseInterleaved(fs, args, e.lookup)
 	if err != nil {
 		return flagError(err)

@@ -13,24 +13,20 @@ import (
 	"github.com/shoplab/shoplab/sim/scenario/spec"
 )
 
-const k6Usage = `Usage: shoplab k6 <scenario.yaml> [flags]
-       shoplab k6 --all [--dir DIR]
-
-Writes the k6 script (k6 v0.50+) that runs a scenario: its load, its fault
+// k6Long is the help of `shoplab k6`.
+const k6Long = `Writes the k6 script (k6 v0.50+) that runs a scenario: its load, its fault
 timeline (through toxiproxy and the ops chaos API) and its probes as
 thresholds. The script goes to <scenario dir>/k6/<name>.js unless --out says
 otherwise, next to the lib/ modules it imports. --all regenerates the
 script of every scenario in DIR (default scenarios).
 
 At run time k6 reads SHOPLAB_BASE_URL, SHOPLAB_TOXIPROXY_URL and
-SHOPLAB_OPS_URL before the addresses baked in by the flags below.
-
-Flags:
-`
+SHOPLAB_OPS_URL before the addresses baked in by the flags below; the
+flags themselves take no SHOPLAB_* fallback.`
 
 // runK6 is `shoplab k6`: a scenario file in, a k6 script out.
 func runK6(_ context.Context, e env, args []string) error {
-	fs := flag.NewFlagSet("shoplab k6", flag.ContinueOnError)
+	fs := e.bridge(flag.NewFlagSet("shoplab k6", flag.ContinueOnError))
 	fs.SetOutput(e.stderr)
 	var (
 		out     = fs.String("out", "", "write the script here, - for stdout (default <scenario dir>/k6/<name>.js)")
@@ -44,10 +40,6 @@ func runK6(_ context.Context, e env, args []string) error {
 	fs.StringVar(&opts.OpsURL, "ops-url", k6.DefaultOpsURL, "the ops API's URL baked into the script")
 	fs.DurationVar(&opts.Grace, "grace", 0, `time after the last fault ends before the "after" phase starts (default: the scenario's own, as the runner uses)`)
 	fs.StringVar(&libPath, "lib", "", "directory of shop.js and chaos.js (default <scenario dir>/k6/lib)")
-	fs.Usage = func() {
-		fmt.Fprint(e.stderr, k6Usage)
-		fs.PrintDefaults()
-	}
 	// No SHOPLAB_* fallback for these flags: the script reads those
 	// variables when k6 runs it, and baking the shell's values into it at
 	// generation time would make the committed scripts depend on who
@@ -58,13 +50,11 @@ func runK6(_ context.Context, e env, args []string) error {
 	}
 	if *all {
 		if len(pos) > 0 || *out != "" || libPath != "" {
-			fs.Usage()
 			return usageError("k6: --all takes no scenario file, --out or --lib")
 		}
 		return k6All(e, *dir, opts)
 	}
 	if len(pos) != 1 {
-		fs.Usage()
 		return usageError("k6: want one scenario file, got %d arguments", len(pos))
 	}
 	s, err := spec.Load(pos[0])

@@ -21,7 +21,7 @@ import (
 // 2 for an invalid file or usage. With --check-expect a scenario "passes"
 // when its verdict equals its `expect`, which is how CI runs the library.
 func runRun(ctx context.Context, e env, args []string) error {
-	fs := flag.NewFlagSet("shoplab run", flag.ContinueOnError)
+	fs := e.bridge(flag.NewFlagSet("shoplab run", flag.ContinueOnError))
 	fs.SetOutput(e.stderr)
 	out := fs.String("out", "", "directory for journal.json, report.html and junit.xml (default shoplab-runs/<name>-<timestamp>)")
 	seed := fs.Int64("seed", -1, "override the scenario's seed")

@@ -42,7 +42,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 		return usageError("usage: shoplab serve <gateway|user|product|order|payment|notification|analytics> [flags]")
 	}
 	name := args[0]
-	fs := flag.NewFlagSet("shoplab serve "+name, flag.ContinueOnError)
+	fs := e.bridge(flag.NewFlagSet("shoplab serve "+name, flag.ContinueOnError))
 	fs.SetOutput(e.stderr)
 	var f serveFlags
 	fs.StringVar(&f.env, "env", "local", "environment name, for logs (local, host, compose, aws-dev, aws-prod)")

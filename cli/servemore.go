@@ -38,7 +38,7 @@ func runLambda(ctx context.Context, e env, args []string) error {
 	if len(args) == 0 || args[0] != "notification" {
 		return usageError("usage: shoplab lambda notification [flags]: only the notification unit runs on Lambda")
 	}
-	fs := flag.NewFlagSet("shoplab lambda notification", flag.ContinueOnError)
+	fs := e.bridge(flag.NewFlagSet("shoplab lambda notification", flag.ContinueOnError))
 	fs.SetOutput(e.stderr)
 	var cfg lambdamain.Config
 	fs.StringVar(&cfg.Region, "region", "", "AWS region (default: the SDK chain, AWS_REGION inside Lambda)")

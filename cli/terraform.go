@@ -16,7 +16,7 @@ func runTerraform(_ context.Context, e env, args []string) error {
 	if len(args) == 0 || args[0] != "env" {
 		return usageError("usage: shoplab terraform env --tf-output FILE --env dev|prod [--envs-dir envs]")
 	}
-	fs := flag.NewFlagSet("shoplab terraform env", flag.ContinueOnError)
+	fs := e.bridge(flag.NewFlagSet("shoplab terraform env", flag.ContinueOnError))
 	fs.SetOutput(e.stderr)
 	tfOut := fs.String("tf-output", "", "file holding `terraform output -json` of terraform/aws/envs/<env>")
 	name := fs.String("env", "", "dev or prod")

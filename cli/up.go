@@ -82,7 +82,7 @@ func (f *upFlags) cloudConfig(e env) (cloud.Config, error) {
 }
 
 func runUp(ctx context.Context, e env, args []string) error {
-	fs := flag.NewFlagSet("shoplab up", flag.ContinueOnError)
+	fs := e.bridge(flag.NewFlagSet("shoplab up", flag.ContinueOnError))
 	fs.SetOutput(e.stderr)
 	var f upFlags
 	f.register(fs, "127.0.0.1:8080", "127.0.0.1:8090", time.Minute)

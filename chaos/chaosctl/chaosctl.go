@@ -30,6 +30,9 @@ type Env struct {
 	Stdout, Stderr io.Writer
 	Lookup         func(string) (string, bool) // environment variables; nil for none
 	Now            func() time.Time            // for "ends in"; nil means time.Now
+	// Bridge, when set, is handed each flag set before its flags are
+	// registered (cli shows and parses them with cobra).
+	Bridge func(*flag.FlagSet)
 }
 
 // UsageError is a bad command line (exit code 2).
@@ -122,6 +125,9 @@ func (c *common) client(env Env, fs *flag.FlagSet) *chaos.Client {
 func newFlagSet(env Env, name string) *flag.FlagSet {
 	fs := flag.NewFlagSet("shoplab chaos "+name, flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
+	if env.Bridge != nil {
+		env.Bridge(fs)
+	}
 	return fs
 }
 
@@ -268,6 +274,24 @@ func attrFlags(fs *flag.FlagSet) map[string]*string {
 	return vals
 }
 
+// TypeList lists every fault type with its target and attribute flags,
+// one a line, for help texts.
+func TypeList() string {
+	var b strings.Builder
+	for _, ti := range chaos.Types() {
+		var names []string
+		for _, a := range ti.Attributes {
+			n := "--" + strings.ReplaceAll(a.Name, "_", "-")
+			if !a.Required {
+				n = "[" + n + "]"
+			}
+			names = append(names, n)
+		}
+		fmt.Fprintf(&b, "  %-16s on %s: %s %s\n", ti.Name, ti.Target, ti.Doc, strings.Join(names, " "))
+	}
+	return b.String()
+}
+
 type attrList []string
 
 func (a *attrList) String() string     { return strings.Join(*a, ",") }
@@ -286,18 +310,7 @@ func runAdd(ctx context.Context, env Env, args []string) error {
 	fs.Var(&extra, "attr", "another attribute as key=value (repeatable)")
 	vals := attrFlags(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: shoplab chaos add <target> <type> [flags]\n\nTypes:")
-		for _, ti := range chaos.Types() {
-			var names []string
-			for _, a := range ti.Attributes {
-				n := "--" + strings.ReplaceAll(a.Name, "_", "-")
-				if !a.Required {
-					n = "[" + n + "]"
-				}
-				names = append(names, n)
-			}
-			fmt.Fprintf(fs.Output(), "  %-16s on %s: %s %s\n", ti.Name, ti.Target, ti.Doc, strings.Join(names, " "))
-		}
+		fmt.Fprint(fs.Output(), "Usage: shoplab chaos add <target> <type> [flags]\n\nTypes:\n"+TypeList())
 		fmt.Fprintln(fs.Output(), "\nFlags:")
 		fs.PrintDefaults()
 	}
