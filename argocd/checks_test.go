@@ -82,11 +82,23 @@ func TestChecksCatchBreakage(t *testing.T) {
 			m.serviceMonitors["gateway"].Spec.Selector.MatchLabels[nameLabel] = "gw"
 		}, "does not select Service gateway"},
 		{"readiness on the wrong path", func(m *manifests) {
-			container(m, "product").ReadinessProbe.HTTPGet.Path = "/healthz"
+			container(m, "gateway").ReadinessProbe.HTTPGet.Path = "/healthz"
 		}, "readinessProbe must be httpGet /readyz"},
 		{"liveness missing", func(m *manifests) {
-			container(m, "user").LivenessProbe = nil
+			container(m, "gateway").LivenessProbe = nil
 		}, "livenessProbe must be httpGet /healthz"},
+		{"gRPC readiness asks for liveness", func(m *manifests) {
+			container(m, "order").ReadinessProbe.GRPC.Service = ptrTo("liveness")
+		}, `readinessProbe must be grpc service "shoplab.v1.OrderService" on port 9090`},
+		{"gRPC liveness follows the store", func(m *manifests) {
+			container(m, "payment").LivenessProbe.GRPC.Service = ptrTo("shoplab.v1.PaymentService")
+		}, `livenessProbe must be grpc service "liveness"`},
+		{"gRPC probe on the ops port", func(m *manifests) {
+			container(m, "product").ReadinessProbe.GRPC.Port = 8081
+		}, "(on port 9090: false)"},
+		{"gRPC unit back on HTTP probes", func(m *manifests) {
+			container(m, "user").StartupProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromString("ops")}}}
+		}, `startupProbe must be grpc service "liveness"`},
 		{"writable root", func(m *manifests) {
 			container(m, "payment").SecurityContext.ReadOnlyRootFilesystem = ptrTo(false)
 		}, "readOnlyRootFilesystem is not true"},

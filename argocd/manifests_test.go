@@ -25,6 +25,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/shoplab/shoplab/argocd"
+	"github.com/shoplab/shoplab/services/api/shoplabv1"
+	"github.com/shoplab/shoplab/services/platform/grpcx"
 )
 
 const (
@@ -43,6 +45,7 @@ type unitSpec struct {
 	hpaOn                    corev1.ResourceName // "" when scaled by hand
 	apiPortName              string
 	apiPort                  int32
+	grpcService              string   // its gRPC API; the readiness probe asks grpc.health.v1 for it
 	calls                    []string // units it calls over gRPC
 	database                 bool     // owns relational data: SHOPLAB_DATABASE_URL
 	jwt                      bool     // signs/verifies tokens: SHOPLAB_JWT_KEY
@@ -50,10 +53,10 @@ type unitSpec struct {
 
 var design = map[string]unitSpec{
 	"gateway": {minReplicas: 1, maxReplicas: 5, apiPortName: "http", apiPort: 8080, calls: []string{"user", "product", "order"}, jwt: true},
-	"user":    {minReplicas: 1, maxReplicas: 3, apiPortName: "grpc", apiPort: 9090, database: true},
-	"product": {minReplicas: 2, maxReplicas: 8, hpaOn: corev1.ResourceMemory, apiPortName: "grpc", apiPort: 9090},
-	"order":   {minReplicas: 2, maxReplicas: 10, hpaOn: corev1.ResourceCPU, apiPortName: "grpc", apiPort: 9090, calls: []string{"user", "product", "payment"}, database: true},
-	"payment": {minReplicas: 2, maxReplicas: 8, hpaOn: corev1.ResourceCPU, apiPortName: "grpc", apiPort: 9090, database: true},
+	"user":    {minReplicas: 1, maxReplicas: 3, apiPortName: "grpc", apiPort: 9090, grpcService: shoplabv1.UserService_ServiceDesc.ServiceName, database: true},
+	"product": {minReplicas: 2, maxReplicas: 8, hpaOn: corev1.ResourceMemory, apiPortName: "grpc", apiPort: 9090, grpcService: shoplabv1.ProductService_ServiceDesc.ServiceName},
+	"order":   {minReplicas: 2, maxReplicas: 10, hpaOn: corev1.ResourceCPU, apiPortName: "grpc", apiPort: 9090, grpcService: shoplabv1.OrderService_ServiceDesc.ServiceName, calls: []string{"user", "product", "payment"}, database: true},
+	"payment": {minReplicas: 2, maxReplicas: 8, hpaOn: corev1.ResourceCPU, apiPortName: "grpc", apiPort: 9090, grpcService: shoplabv1.PaymentService_ServiceDesc.ServiceName, database: true},
 }
 
 // overlays are the directories ArgoCD deploys, with the environment each
@@ -314,7 +317,7 @@ func checkDeployments(m *manifests, p *problems) {
 		}
 		checkPorts(name, c, want, p)
 		checkResources(name, c, p)
-		checkProbes(name, c, p)
+		checkProbes(name, c, want, p)
 		checkSecurity(name, spec, c, p)
 		checkTmp(name, spec, c, p)
 		checkGoMemLimit(name, c, p)
@@ -359,7 +362,44 @@ func probePath(pr *corev1.Probe) (string, bool) {
 	return pr.HTTPGet.Path, onOps
 }
 
-func checkProbes(name string, c corev1.Container, p *problems) {
+// grpcProbe returns the service of a native gRPC probe and whether it is
+// on port.
+func grpcProbe(pr *corev1.Probe, port int32) (string, bool) {
+	if pr == nil || pr.GRPC == nil {
+		return "", false
+	}
+	return ptrDeref(pr.GRPC.Service), pr.GRPC.Port == port
+}
+
+func ptrDeref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// checkProbes: a gRPC unit is probed over grpc.health.v1 on its API port,
+// readiness by its API service (NOT_SERVING while its store is down) and
+// startup and liveness by grpcx.LivenessService (which ignores the store:
+// restarts cannot fix a database); the gateway over HTTP on the ops port.
+func checkProbes(name string, c corev1.Container, want unitSpec, p *problems) {
+	if want.grpcService != "" {
+		for _, pr := range []struct {
+			kind    string
+			probe   *corev1.Probe
+			service string
+		}{
+			{"startupProbe", c.StartupProbe, grpcx.LivenessService},
+			{"readinessProbe", c.ReadinessProbe, want.grpcService},
+			{"livenessProbe", c.LivenessProbe, grpcx.LivenessService},
+		} {
+			if svc, onAPI := grpcProbe(pr.probe, want.apiPort); svc != pr.service || !onAPI {
+				p.addf("Deployment %s: %s must be grpc service %q on port %d, got service %q (on port %d: %t)",
+					name, pr.kind, pr.service, want.apiPort, svc, want.apiPort, onAPI)
+			}
+		}
+		return
+	}
 	if path, onOps := probePath(c.ReadinessProbe); path != "/readyz" || !onOps {
 		p.addf("Deployment %s: readinessProbe must be httpGet /readyz on the ops port, got path %q (on ops: %t)", name, path, onOps)
 	}

@@ -161,7 +161,8 @@ func Run(ctx context.Context, p Probe, o Options) []Result {
 	add(tool(p, "prometheus", "dashboards test", "prometheus", "apt-get install -y prometheus"))
 	add(tool(p, "promtool", "dashboards test", "promtool", "apt-get install -y prometheus"))
 	add(anyTool(p, "chromium", "console test", []string{"chromium", "chromium-browser"}, "apt-get install -y chromium"))
-	add(tool(p, "grpcurl", "gRPC edge test", "grpcurl", "go install github.com/fullstorydev/grpcurl/cmd/grpcurl@latest"))
+	add(tool(p, "grpcurl", "gRPC edge test", "grpcurl", "go install github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.3"))
+	add(anyTool(p, "grpc_health_probe", "gRPC edge test", []string{"grpc_health_probe", "grpc-health-probe"}, "go install github.com/grpc-ecosystem/grpc-health-probe@v0.4.63"))
 	add(tool(p, "terraform", "terraform checks", "terraform", "install terraform >= 1.11"))
 	add(tool(p, "tflint", "terraform checks", "tflint", "go install github.com/terraform-linters/tflint@v0.64.0"))
 	return rs
