@@ -12,7 +12,7 @@ import (
 	"github.com/shoplab/shoplab/dashboards"
 )
 
-func load(t *testing.T) []dashboards.Dashboard {
+func loadAll(t *testing.T) []dashboards.Dashboard {
 	t.Helper()
 	ds, err := dashboards.Load(dashboards.Files)
 	if err != nil {
@@ -24,7 +24,7 @@ func load(t *testing.T) []dashboards.Dashboard {
 // Every dashboard passes the schemaVersion 39 checks, and the set is the
 // one the design names.
 func TestDashboardsMatchTheSchema(t *testing.T) {
-	ds := load(t)
+	ds := loadAll(t)
 	uids, titles := map[string]bool{}, map[string]bool{}
 	for _, d := range ds {
 		for _, err := range dashboards.Check(d) {
