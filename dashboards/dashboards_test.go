@@ -9,6 +9,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/shoplab/shoplab/argocd"
 	"github.com/shoplab/shoplab/dashboards"
 )
 
@@ -166,5 +167,43 @@ func TestMetricNames(t *testing.T) {
 	got := dashboards.MetricNames(`histogram_quantile(0.95, sum by (le) (rate(shoplab_request_duration_seconds_bucket{unit="go_x", method=~"node_.*"}[5m]))) / on () node_load1 or vector(0)`)
 	if want := []string{"node_load1", "shoplab_request_duration_seconds_bucket"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("MetricNames = %v, want %v", got, want)
+	}
+}
+
+// kustomize renders one ConfigMap per dashboard file, with the label the
+// Grafana sidecar of kube-prometheus-stack looks for and the file as is.
+func TestKustomizeConfigMaps(t *testing.T) {
+	out, err := argocd.Render(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _ := fs.Glob(dashboards.Files, "grafana/dashboards/*.json")
+	seen := 0
+	for _, doc := range strings.Split(string(out), "\n---\n") {
+		var cm struct {
+			Kind     string
+			Metadata struct {
+				Name, Namespace string
+				Labels          map[string]string
+			}
+			Data map[string]string
+		}
+		if err := yaml.Unmarshal([]byte(doc), &cm); err != nil {
+			t.Fatal(err)
+		}
+		if cm.Kind != "ConfigMap" || cm.Metadata.Labels["grafana_dashboard"] != "1" || cm.Metadata.Namespace != "monitoring" {
+			t.Errorf("object %s %s: want a ConfigMap in monitoring labelled grafana_dashboard=1", cm.Kind, cm.Metadata.Name)
+			continue
+		}
+		for name, body := range cm.Data {
+			want, err := fs.ReadFile(dashboards.Files, "grafana/dashboards/"+name)
+			if err != nil || body != string(want) {
+				t.Errorf("ConfigMap %s key %s is not the file grafana/dashboards/%s", cm.Metadata.Name, name, name)
+			}
+			seen++
+		}
+	}
+	if seen != len(files) {
+		t.Errorf("%d dashboards in ConfigMaps, %d files: list every file in kustomization.yaml", seen, len(files))
 	}
 }
