@@ -213,6 +213,12 @@ func New(ctx context.Context, cfg Config) (_ *Cloud, err error) {
 	}
 	if cfg.Chaos != nil {
 		cfg.Chaos.SetProcesses(c)
+		// The faults in effect, on the same scrape as the units they hit.
+		faults := prometheus.NewRegistry()
+		if err = faults.Register(cfg.Chaos.Collector()); err != nil {
+			return nil, err
+		}
+		c.registries["chaos"] = faults
 	}
 	if err = c.startParts(ctx); err != nil {
 		return nil, err
