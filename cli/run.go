@@ -48,6 +48,10 @@ func runRun(ctx context.Context, e env, args []string) error {
 		if err != nil {
 			return &exitError{code: 2, err: err}
 		}
+		// Refused up front, before any run starts: a batch is all or nothing.
+		if err := scenario.CheckEnv(s, path, env, *target); err != nil {
+			return &exitError{code: 2, err: err}
+		}
 		scenarios = append(scenarios, s)
 	}
 	if *out != "" && len(scenarios) > 1 {

@@ -120,6 +120,9 @@ func (r *runState) run(ctx context.Context, seed uint64) error {
 	if unitLog == nil {
 		unitLog = io.Discard
 	}
+	if err := CheckEnv(s, r.o.File, r.o.Env, r.o.Target); err != nil {
+		return err
+	}
 	var (
 		tg  target
 		err error

@@ -1,0 +1,28 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+// TestRunOnComposeIsRefused: `shoplab run --env compose` exits 2 before
+// starting anything, naming what is missing, rather than starting
+// in-process units against the stack's container names.
+func TestRunOnComposeIsRefused(t *testing.T) {
+	var out bytes.Buffer
+	e := env{stdout: &out, stderr: &out, lookup: func(string) (string, bool) { return "", false }}
+	err := run(context.Background(), e, []string{"shoplab", "run", "--env", "compose", "--out", t.TempDir(), "../scenarios/demo.yaml"})
+	if code, ok := ExitCode(err); !ok || code != 2 {
+		t.Fatalf("run --env compose: err %v, want exit 2", err)
+	}
+	for _, want := range []string{"cannot drive them yet", "product-killed (kill on product)", "--env host ../scenarios/demo.yaml"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("refusal does not say %q: %v", want, err)
+		}
+	}
+	if strings.Contains(out.String(), "starting") {
+		t.Errorf("something started before the refusal:\n%s", out.String())
+	}
+}
