@@ -44,9 +44,9 @@ image:
 	docker build -t $(IMAGE):$(TAG) .
 
 ## lambda-zip: the notification Lambda for the provided.al2023 runtime: this
-## same static binary, named bootstrap, zipped (docs/development.md). arm64
-## by default: Graviton Lambdas cost less per GB-second and the binary is pure Go.
-LAMBDA_ARCH ?= arm64
+## same static binary, named bootstrap, zipped (docs/development.md).
+## amd64: terraform/aws/modules/lambda deploys it on x86_64 (a test checks).
+LAMBDA_ARCH ?= amd64
 lambda-zip:
 	mkdir -p dist/lambda
 	CGO_ENABLED=0 GOOS=linux GOARCH=$(LAMBDA_ARCH) $(GO) build -trimpath -ldflags "-s -w" -tags lambda.norpc -o dist/lambda/bootstrap .

@@ -322,14 +322,49 @@ func TestDockerignoreKeepsTheBuild(t *testing.T) {
 }
 
 func TestLambdaBootstrapArgs(t *testing.T) {
-	for _, tt := range []struct{ in, want []string }{
-		{[]string{"/var/task/bootstrap"}, []string{"/var/task/bootstrap", "lambda", "notification"}},
-		{[]string{"bootstrap"}, []string{"bootstrap", "lambda", "notification"}},
-		{[]string{"bootstrap", "serve", "user"}, []string{"bootstrap", "serve", "user"}},
-		{[]string{"/usr/local/bin/shoplab"}, []string{"/usr/local/bin/shoplab"}},
+	none := func(string) (string, bool) { return "", false }
+	tf := func(k string) (string, bool) {
+		v, ok := map[string]string{"SHOPLAB_SES_SENDER": "orders@shoplab.dev"}[k]
+		return v, ok
+	}
+	both := func(k string) (string, bool) {
+		v, ok := map[string]string{"SHOPLAB_SES_SENDER": "a@x", "SHOPLAB_SENDER": "b@x"}[k]
+		return v, ok
+	}
+	for _, tt := range []struct {
+		in     []string
+		lookup func(string) (string, bool)
+		want   []string
+	}{
+		{[]string{"/var/task/bootstrap"}, none, []string{"/var/task/bootstrap", "lambda", "notification"}},
+		{[]string{"bootstrap"}, tf, []string{"bootstrap", "lambda", "notification", "--sender", "orders@shoplab.dev"}},
+		{[]string{"bootstrap"}, both, []string{"bootstrap", "lambda", "notification"}},
+		{[]string{"bootstrap", "serve", "user"}, tf, []string{"bootstrap", "serve", "user"}},
+		{[]string{"/usr/local/bin/shoplab"}, tf, []string{"/usr/local/bin/shoplab"}},
 	} {
-		if got := lambdaArgs(tt.in); !slices.Equal(got, tt.want) {
+		if got := lambdaArgs(tt.in, tt.lookup); !slices.Equal(got, tt.want) {
 			t.Errorf("lambdaArgs(%q) = %q, want %q", tt.in, got, tt.want)
 		}
+	}
+}
+
+// TestLambdaZipMatchesTerraform: make lambda-zip builds for the
+// architecture terraform/aws/modules/lambda declares.
+func TestLambdaZipMatchesTerraform(t *testing.T) {
+	tf, err := os.ReadFile("terraform/aws/modules/lambda/main.tf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`architectures\s*=\s*\["([a-z0-9_]+)"\]`).FindSubmatch(tf)
+	if m == nil || !bytes.Contains(tf, []byte(`runtime       = "provided.al2023"`)) || !bytes.Contains(tf, []byte(`handler       = "bootstrap"`)) {
+		t.Fatal("terraform/aws/modules/lambda/main.tf: no provided.al2023 / bootstrap / architectures")
+	}
+	goarch := map[string]string{"x86_64": "amd64", "arm64": "arm64"}[string(m[1])]
+	mk, err := os.ReadFile("Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "LAMBDA_ARCH ?= " + goarch + "\n"; goarch == "" || !bytes.Contains(mk, []byte(want)) {
+		t.Errorf("Makefile: no %q (terraform deploys the Lambda on %s)", strings.TrimSpace(want), m[1])
 	}
 }
