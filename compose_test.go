@@ -31,6 +31,7 @@ import (
 	"github.com/shoplab/shoplab/cli"
 	"github.com/shoplab/shoplab/envs"
 	productdynamo "github.com/shoplab/shoplab/services/product/adapters/dynamodb"
+	"github.com/shoplab/shoplab/sim/scenario"
 	"github.com/shoplab/shoplab/sim/scenario/spec"
 )
 
@@ -761,6 +762,43 @@ func TestComposeProfilesLoadAlone(t *testing.T) {
 	}
 }
 
+// published returns the host address compose publishes a service's
+// container port on, or "".
+func published(p *types.Project, svc string, target uint32) string {
+	for _, pc := range p.Services[svc].Ports {
+		if pc.Target == target && pc.Published != "" {
+			return net.JoinHostPort(pc.HostIP, pc.Published)
+		}
+	}
+	return ""
+}
+
+// TestComposeStackAddresses: the addresses `shoplab run --env compose`
+// drives (scenario.ComposeStack) are the ports docker-compose.yml
+// publishes: each unit's ops and gRPC port, the gateway, toxiproxy's API.
+func TestComposeStackAddresses(t *testing.T) {
+	p := loadCompose(t)
+	st := scenario.ComposeStack
+	want := func(what, got, svc string, port uint32, scheme string) {
+		t.Helper()
+		pub := published(p, svc, port)
+		if pub == "" || got != scheme+pub {
+			t.Errorf("ComposeStack %s = %q, docker-compose.yml publishes %s:%d on %q", what, got, svc, port, pub)
+		}
+	}
+	want("gateway", st.Gateway, "gateway", 8080, "http://")
+	want("toxiproxy", st.Toxiproxy, "toxiproxy", 8474, "http://")
+	for _, u := range spec.Units {
+		want("ops["+u+"]", st.Ops[u], u, 8081, "http://")
+	}
+	for _, u := range spec.GRPCUnits {
+		want("grpc["+u+"]", st.GRPC[u], u, 9090, "")
+	}
+	if len(st.Ops) != len(spec.Units) || len(st.GRPC) != len(spec.GRPCUnits) {
+		t.Errorf("ComposeStack lists %d ops and %d gRPC addresses, want %d and %d", len(st.Ops), len(st.GRPC), len(spec.Units), len(spec.GRPCUnits))
+	}
+}
+
 // chaosArtifacts derives toxiproxy.json and chaos.env from the edge list:
 // proxy i listens on 21000+i; chaos.env sets <FROM>_<TO>_ADDR, the variable
 // docker-compose.yml interpolates into the unit's setting, to it. A Kafka
@@ -957,11 +995,12 @@ func dockerEngine(ctx context.Context) string {
 }
 
 // TestComposeSmoke brings the core and chaos profiles up where a Docker
-// engine answers and runs a scenario's k6 script against the stack: its
-// load, its latency fault through the toxiproxy container's API and its
-// probes as thresholds (k6 exits 0 when they hold). payment-latency, not
-// demo: demo kills a unit, a process fault `shoplab run --env compose`
-// refuses until it drives the Docker API (sim/scenario.CheckEnv).
+// engine answers and runs payment-latency against the stack twice: with
+// `shoplab run --env compose` (load, the latency fault through the
+// toxiproxy container's API, every invariant reconciled) and with its k6
+// script (probes as thresholds; k6 exits 0 when they hold). Not the demo:
+// it kills a unit, a process fault `shoplab run --env compose` refuses
+// until it drives the Docker API (sim/scenario.CheckEnv).
 func TestComposeSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the whole compose stack")
@@ -985,6 +1024,10 @@ func TestComposeSmoke(t *testing.T) {
 		defer dcancel()
 		_, _ = compose(dctx, nil, "down", "-v")
 	})
+	var run bytes.Buffer
+	if err := cli.Run(ctx, []string{"shoplab", "run", "--env", "compose", "--short", "--out", t.TempDir(), "scenarios/payment-latency.yaml"}, &run, &run); err != nil {
+		t.Fatalf("shoplab run --env compose scenarios/payment-latency.yaml: %v\n%s", err, run.String())
+	}
 	out, err := compose(ctx, []string{"SCENARIO=payment-latency"}, "--profile", "load", "run", "--rm", "k6")
 	if err != nil {
 		t.Fatalf("k6 payment-latency against the stack: %v\n%s", err, out)

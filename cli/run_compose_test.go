@@ -8,8 +8,8 @@ import (
 )
 
 // TestRunOnComposeIsRefused: `shoplab run --env compose` exits 2 before
-// starting anything, naming what is missing, rather than starting
-// in-process units against the stack's container names.
+// starting anything for a scenario with a fault no container exposes (the
+// demo kills a unit), naming the fault and what runs it instead.
 func TestRunOnComposeIsRefused(t *testing.T) {
 	var out bytes.Buffer
 	e := env{stdout: &out, stderr: &out, lookup: func(string) (string, bool) { return "", false }}
@@ -17,7 +17,7 @@ func TestRunOnComposeIsRefused(t *testing.T) {
 	if code, ok := ExitCode(err); !ok || code != 2 {
 		t.Fatalf("run --env compose: err %v, want exit 2", err)
 	}
-	for _, want := range []string{"cannot drive them yet", "product-killed (kill on product)", "--env host ../scenarios/demo.yaml"} {
+	for _, want := range []string{"Docker API", "product-killed (kill on product)", "--env host ../scenarios/demo.yaml"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("refusal does not say %q: %v", want, err)
 		}

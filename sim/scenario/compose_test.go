@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -32,20 +33,19 @@ func mustScenario(t *testing.T, name string) *spec.Scenario {
 	return s
 }
 
-// TestComposeEnvIsRefusedNamingWhatIsMissing: on the compose env the runner
-// must not start in-process units against container names; it refuses, per
-// scenario, naming each fault it cannot apply and what runs it instead.
-func TestComposeEnvIsRefusedNamingWhatIsMissing(t *testing.T) {
+// TestComposeEnvRefusesFaultsInsideUnits: on the compose env the runner
+// drives the containers from outside; a scenario with a fault that acts
+// inside a unit is refused up front, naming each such fault.
+func TestComposeEnvRefusesFaultsInsideUnits(t *testing.T) {
 	compose := mustEnv(t, envs.Compose)
 	for _, tt := range []struct {
 		scenario string
 		want     []string
 		not      []string
 	}{
-		{"demo", []string{"slow-payments (latency on order->payment)", "http://toxiproxy:8474", "product-killed (kill on product)", "Docker API",
-			"/ops/v1/mailbox", "shoplab run --env host scenarios/demo.yaml", "SCENARIO=demo docker compose"}, []string{"in-process chaos hooks"}},
+		{"demo", []string{"product-killed (kill on product)", "Docker API", "shoplab run --env host scenarios/demo.yaml"}, []string{"slow-payments", "in-process chaos hooks"}},
 		{"order-storage-latency", []string{"in-process chaos hooks", "storage_latency on order"}, []string{"Docker API"}},
-		{"baseline", []string{"/ops/v1/mailbox"}, []string{"Docker API", "toxiproxy container's API", "in-process"}},
+		{"payment-grpc-unavailable", []string{"in-process chaos hooks", "grpc_error"}, []string{"Docker API"}},
 	} {
 		err := scenario.CheckEnv(mustScenario(t, tt.scenario), "scenarios/"+tt.scenario+".yaml", compose, "")
 		var e *errs.Error
@@ -59,8 +59,14 @@ func TestComposeEnvIsRefusedNamingWhatIsMissing(t *testing.T) {
 		}
 		for _, n := range tt.not {
 			if strings.Contains(err.Error(), n) {
-				t.Errorf("%s: refusal names %q, which this scenario does not need:\n%v", tt.scenario, n, err)
+				t.Errorf("%s: refusal names %q, which is not what stops it:\n%v", tt.scenario, n, err)
 			}
+		}
+	}
+	// Network faults and no faults at all are driven from outside.
+	for _, name := range []string{"baseline", "payment-latency", "broker-outage", "payment-outage", "reset-peer-storm"} {
+		if err := scenario.CheckEnv(mustScenario(t, name), "", compose, ""); err != nil {
+			t.Errorf("%s on compose: %v", name, err)
 		}
 	}
 }
@@ -82,17 +88,24 @@ func TestCheckEnvLetsTheOtherEnvsRun(t *testing.T) {
 	}
 }
 
-// TestRunRefusesComposeBeforeStartingAnything: Run itself refuses (the CLI
-// checks first, but the API must not start units against container names).
-func TestRunRefusesComposeBeforeStartingAnything(t *testing.T) {
+// TestRunOnComposeWithoutTheStack: Run on the compose env drives
+// ComposeStack; with no stack up it fails fast naming what to start,
+// instead of starting in-process units against container names.
+func TestRunOnComposeWithoutTheStack(t *testing.T) {
+	for _, u := range scenario.ComposeStack.Ops {
+		if resp, err := http.Get(u + "/readyz"); err == nil {
+			resp.Body.Close()
+			t.Skipf("something answers at %s: a compose stack may be up here", u)
+		}
+	}
 	start := time.Now()
 	_, err := scenario.Run(context.Background(), mustScenario(t, "payment-latency"), scenario.Options{
 		Env: mustEnv(t, envs.Compose), Short: true, Progress: io.Discard, OutDir: t.TempDir(),
 	})
-	if err == nil || !strings.Contains(err.Error(), "cannot drive them yet") {
-		t.Fatalf("Run on compose: %v, want the refusal", err)
+	if err == nil || !strings.Contains(err.Error(), "is not ready at http://127.0.0.1:1808") {
+		t.Fatalf("Run on compose without the stack: %v, want the not-ready error", err)
 	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("the refusal took %s: something started first", d)
+	if d := time.Since(start); d > 15*time.Second {
+		t.Errorf("the error took %s", d)
 	}
 }
