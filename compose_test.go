@@ -794,6 +794,9 @@ func TestComposeStackAddresses(t *testing.T) {
 	for _, u := range spec.GRPCUnits {
 		want("grpc["+u+"]", st.GRPC[u], u, 9090, "")
 	}
+	if st.Project != p.Name {
+		t.Errorf("ComposeStack acts on the containers of project %q; docker-compose.yml is project %q", st.Project, p.Name)
+	}
 	if len(st.Ops) != len(spec.Units) || len(st.GRPC) != len(spec.GRPCUnits) {
 		t.Errorf("ComposeStack lists %d ops and %d gRPC addresses, want %d and %d", len(st.Ops), len(st.GRPC), len(spec.Units), len(spec.GRPCUnits))
 	}
@@ -995,12 +998,11 @@ func dockerEngine(ctx context.Context) string {
 }
 
 // TestComposeSmoke brings the core and chaos profiles up where a Docker
-// engine answers and runs payment-latency against the stack twice: with
-// `shoplab run --env compose` (load, the latency fault through the
-// toxiproxy container's API, every invariant reconciled) and with its k6
-// script (probes as thresholds; k6 exits 0 when they hold). Not the demo:
-// it kills a unit, a process fault `shoplab run --env compose` refuses
-// until it drives the Docker API (sim/scenario.CheckEnv).
+// engine answers and runs scenarios against the stack: the demo and
+// payment-latency with `shoplab run --env compose` (load, the latency fault
+// through the toxiproxy container's API, the kill through the Docker API,
+// every invariant reconciled), then payment-latency's k6 script (probes as
+// thresholds; k6 exits 0 when they hold).
 func TestComposeSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the whole compose stack")
@@ -1024,9 +1026,11 @@ func TestComposeSmoke(t *testing.T) {
 		defer dcancel()
 		_, _ = compose(dctx, nil, "down", "-v")
 	})
-	var run bytes.Buffer
-	if err := cli.Run(ctx, []string{"shoplab", "run", "--env", "compose", "--short", "--out", t.TempDir(), "scenarios/payment-latency.yaml"}, &run, &run); err != nil {
-		t.Fatalf("shoplab run --env compose scenarios/payment-latency.yaml: %v\n%s", err, run.String())
+	for _, sc := range []string{"scenarios/demo.yaml", "scenarios/payment-latency.yaml"} {
+		var run bytes.Buffer
+		if err := cli.Run(ctx, []string{"shoplab", "run", "--env", "compose", "--short", "--out", t.TempDir(), sc}, &run, &run); err != nil {
+			t.Fatalf("shoplab run --env compose %s: %v\n%s", sc, err, run.String())
+		}
 	}
 	out, err := compose(ctx, []string{"SCENARIO=payment-latency"}, "--profile", "load", "run", "--rm", "k6")
 	if err != nil {

@@ -53,7 +53,9 @@ type Options struct {
 	// outside; nil with an Env whose faults are an external toxiproxy (the
 	// compose env) means ComposeStack.
 	Stack *Stack
-	Now   func() time.Time
+	// DockerHost overrides ComposeStack's Docker API (DOCKER_HOST).
+	DockerHost string
+	Now        func() time.Time
 }
 
 // runState is one run in progress.
@@ -135,6 +137,9 @@ func (r *runState) run(ctx context.Context, seed uint64) error {
 	if stack == nil && r.o.Target == "" && r.o.Env != nil && r.o.Env.Faults == "toxiproxy" {
 		st := ComposeStack
 		st.Window = r.o.Env.Analytics.Window.Std()
+		if r.o.DockerHost != "" {
+			st.Docker = r.o.DockerHost
+		}
 		stack = &st
 	}
 	if stack != nil && r.o.Target == "" {
@@ -149,7 +154,7 @@ func (r *runState) run(ctx context.Context, seed uint64) error {
 			st.Window = time.Minute
 		}
 		r.printf("• %s: driving the stack whose gateway is %s\n", s.Name, st.Gateway)
-		tg, err = connectStack(ctx, st, len(s.Faults) > 0)
+		tg, err = connectStack(ctx, st, s)
 	} else if r.o.Target != "" {
 		// A running env keeps its own settings; the scenario's env block
 		// cannot change them, so the window to wait for is the file's or

@@ -17,17 +17,22 @@ import (
 	"time"
 
 	"github.com/shoplab/shoplab/chaos"
+	"github.com/shoplab/shoplab/services/platform/errs"
 	"github.com/shoplab/shoplab/sim/reconcile"
+	"github.com/shoplab/shoplab/sim/scenario/spec"
 )
 
 // Stack is where a running stack of separate unit processes publishes its
 // parts on this machine: the docker compose stack (ComposeStack), or any
 // other set of `shoplab serve` processes. The runner drives it from the
 // outside: load to the gateway, network faults through toxiproxy's HTTP
-// API, reconciliation through the units' gRPC and ops ports.
+// API, process faults through the Docker API, reconciliation through the
+// units' gRPC and ops ports.
 type Stack struct {
 	Gateway   string            // base URL of the REST API
 	Toxiproxy string            // base URL of toxiproxy's HTTP API; its proxies are named like the chaos edges
+	Docker    string            // Docker Engine API (unix:///var/run/docker.sock), for process faults; "" refuses them
+	Project   string            // the compose project whose service containers process faults act on
 	GRPC      map[string]string // host:port by unit; order, payment and product are read by reconciliation
 	Ops       map[string]string // ops base URL by unit: /readyz of each; the mailbox (notification), the windows (analytics)
 	Window    time.Duration     // the analytics window the stack closes
@@ -38,6 +43,8 @@ type Stack struct {
 var ComposeStack = Stack{
 	Gateway:   "http://127.0.0.1:8080",
 	Toxiproxy: "http://127.0.0.1:8474",
+	Docker:    "unix:///var/run/docker.sock",
+	Project:   "shoplab",
 	GRPC:      map[string]string{"user": "127.0.0.1:19082", "product": "127.0.0.1:19083", "order": "127.0.0.1:19084", "payment": "127.0.0.1:19085"},
 	Ops: map[string]string{"gateway": "http://127.0.0.1:18081", "user": "http://127.0.0.1:18082", "product": "http://127.0.0.1:18083",
 		"order": "http://127.0.0.1:18084", "payment": "http://127.0.0.1:18085", "notification": "http://127.0.0.1:18086", "analytics": "http://127.0.0.1:18087"},
@@ -49,17 +56,36 @@ type stackTarget struct {
 	http    *http.Client
 	seq     atomic.Int64
 	mu      sync.Mutex
-	applied map[string]chaos.ToxiproxyPlan // by id
-	ops     *http.Server                   // the env-wide ops API reconciliation reads
+	applied map[string]appliedFault // by id
+	docker  *dockerAPI
+	ops     *http.Server // the env-wide ops API reconciliation reads
 	opsURL  string
 	closers []func()
 }
 
-// connectStack checks that every unit of st answers ready and, when the
-// scenario has network faults, that toxiproxy's API answers; each check
-// has a deadline and the error names the part and how to start it.
-func connectStack(ctx context.Context, st Stack, needFaults bool) (*stackTarget, error) {
-	t := &stackTarget{st: st, http: &http.Client{Timeout: 10 * time.Second}, applied: map[string]chaos.ToxiproxyPlan{}}
+// appliedFault is how to undo a fault: its toxics and proxy, or the Docker
+// action that ends it (start after a kill, unpause after a pause).
+type appliedFault struct {
+	plan       chaos.ToxiproxyPlan
+	unit, undo string
+}
+
+// connectStack checks that every unit of st answers ready and that the
+// APIs the scenario's faults need answer (toxiproxy's for network faults,
+// Docker's for process faults); each check has a deadline and the error
+// names the part and how to get it.
+func connectStack(ctx context.Context, st Stack, s *spec.Scenario) (*stackTarget, error) {
+	var network, process []string
+	for _, f := range s.Faults {
+		switch faultKinds[f.Type] {
+		case "network":
+			network = append(network, f.Name)
+		case "process":
+			process = append(process, fmt.Sprintf("%s (%s on %s)", f.Name, f.Type, f.Target))
+		}
+	}
+	needFaults := len(network) > 0
+	t := &stackTarget{st: st, http: &http.Client{Timeout: 10 * time.Second}, applied: map[string]appliedFault{}}
 	for _, u := range []string{"gateway", "user", "product", "order", "payment", "notification", "analytics"} {
 		base, ok := st.Ops[u]
 		if !ok {
@@ -74,10 +100,47 @@ func connectStack(ctx context.Context, st Stack, needFaults bool) (*stackTarget,
 			return nil, fmt.Errorf("stack: toxiproxy's API at %s: %w (faults need the chaos profile: `docker compose --env-file .env --env-file compose/chaos.env --profile core --profile chaos up --wait`)", st.Toxiproxy, err)
 		}
 	}
+	if len(process) > 0 {
+		if st.Docker == "" {
+			return nil, errs.E(errs.FailedPrecondition, "stack: the process faults %s need the Docker API, and this stack names none", strings.Join(process, ", "))
+		}
+		d, err := newDockerAPI(st.Docker, st.Project)
+		if err == nil {
+			err = d.ping(ctx)
+		}
+		if err != nil {
+			return nil, errs.E(errs.FailedPrecondition, "stack: the process faults %s need the Docker API at %s: %v (set DOCKER_HOST, or run the scenario on --env host)", strings.Join(process, ", "), st.Docker, err)
+		}
+		t.docker = d
+	}
 	if err := t.serveOps(); err != nil {
 		return nil, err
 	}
 	return t, nil
+}
+
+// dockerActions are the Docker actions that apply and end a process fault.
+var dockerActions = map[string][2]string{chaos.Kill: {"stop", "start"}, chaos.Restart: {"restart", ""}, chaos.Pause: {"pause", "unpause"}}
+
+// applyProcess acts on the unit's container: a kill stops it until the
+// fault ends, a restart restarts it, a pause freezes it (docker pause, the
+// real SIGSTOP-like freeze the embedded engine stands in for).
+func (t *stackTarget) applyProcess(ctx context.Context, id string, f chaos.Fault, acts [2]string) (string, error) {
+	if err := f.Validate(); err != nil {
+		return "", err
+	}
+	if t.docker == nil {
+		return "", errs.E(errs.FailedPrecondition, "%s needs the Docker API, which this run has not reached", f.Type)
+	}
+	if err := t.docker.act(ctx, f.Target, acts[0]); err != nil {
+		return "", err
+	}
+	if acts[1] != "" {
+		t.mu.Lock()
+		t.applied[id] = appliedFault{unit: f.Target, undo: acts[1]}
+		t.mu.Unlock()
+	}
+	return id, nil
 }
 
 func (t *stackTarget) GatewayURL() string    { return t.st.Gateway }
@@ -87,6 +150,9 @@ func (t *stackTarget) Window() time.Duration { return t.st.Window }
 // toxics the embedded engine would install; other faults are refused.
 func (t *stackTarget) Apply(ctx context.Context, f chaos.Fault) (string, error) {
 	id := "s" + strconv.FormatInt(t.seq.Add(1), 10)
+	if acts, ok := dockerActions[f.Type]; ok {
+		return t.applyProcess(ctx, id, f, acts)
+	}
 	plan, err := chaos.PlanToxiproxy(f, id)
 	if err != nil {
 		return "", err
@@ -107,19 +173,23 @@ func (t *stackTarget) Apply(ctx context.Context, f chaos.Fault) (string, error) 
 		return "", fmt.Errorf("toxiproxy %s: %w", plan.Proxy, err)
 	}
 	t.mu.Lock()
-	t.applied[id] = plan
+	t.applied[id] = appliedFault{plan: plan}
 	t.mu.Unlock()
 	return id, nil
 }
 
 func (t *stackTarget) Remove(ctx context.Context, id string) error {
 	t.mu.Lock()
-	plan, ok := t.applied[id]
+	af, ok := t.applied[id]
 	delete(t.applied, id)
 	t.mu.Unlock()
 	if !ok {
 		return nil
 	}
+	if af.undo != "" {
+		return t.docker.act(ctx, af.unit, af.undo)
+	}
+	plan := af.plan
 	proxy := t.st.Toxiproxy + "/proxies/" + url.PathEscape(plan.Proxy)
 	var errs []error
 	if plan.Disable {
@@ -131,16 +201,26 @@ func (t *stackTarget) Remove(ctx context.Context, id string) error {
 	return errors.Join(errs...)
 }
 
-// Reset removes every toxic and re-enables every proxy (toxiproxy's reset).
+// Reset ends every process fault still in force and removes every toxic
+// and re-enables every proxy (toxiproxy's reset).
 func (t *stackTarget) Reset(ctx context.Context) error {
 	t.mu.Lock()
-	n := len(t.applied)
-	t.applied = map[string]chaos.ToxiproxyPlan{}
+	applied := t.applied
+	t.applied = map[string]appliedFault{}
 	t.mu.Unlock()
-	if n == 0 {
-		return nil
+	var errList []error
+	network := false
+	for _, af := range applied {
+		if af.undo != "" {
+			errList = append(errList, t.docker.act(ctx, af.unit, af.undo))
+		} else {
+			network = true
+		}
 	}
-	return t.post(ctx, t.st.Toxiproxy+"/reset", nil)
+	if network {
+		errList = append(errList, t.post(ctx, t.st.Toxiproxy+"/reset", nil))
+	}
+	return errors.Join(errList...)
 }
 
 // Reconciler reads orders, payments and stock over the units' own gRPC

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -107,18 +109,45 @@ func TestRunDrivesAStackFromOutside(t *testing.T) {
 	}
 }
 
-// TestStackRefusesFaultsInsideUnits: a kill, a storage or an L7 fault
-// cannot be applied from outside; the run is refused before it starts.
+// TestStackRefusesFaultsInsideUnits: a storage or an L7 fault cannot be
+// applied from outside; the run is refused before it connects.
 func TestStackRefusesFaultsInsideUnits(t *testing.T) {
 	st := scenario.ComposeStack
 	start := time.Now()
-	_, err := scenario.Run(context.Background(), mustScenario(t, "product-restart"), scenario.Options{Stack: &st, Short: true, Progress: io.Discard, OutDir: t.TempDir()})
+	_, err := scenario.Run(context.Background(), mustScenario(t, "order-storage-latency"), scenario.Options{Stack: &st, Short: true, Progress: io.Discard, OutDir: t.TempDir()})
 	var e *errs.Error
-	if !errors.As(err, &e) || e.Code != errs.FailedPrecondition || !strings.Contains(err.Error(), "Docker API") {
-		t.Fatalf("product-restart on a stack: %v, want the refusal naming the Docker API", err)
+	if !errors.As(err, &e) || e.Code != errs.FailedPrecondition || !strings.Contains(err.Error(), "in-process chaos hooks") {
+		t.Fatalf("order-storage-latency on a stack: %v, want the refusal naming the in-process hooks", err)
 	}
 	if time.Since(start) > 5*time.Second {
 		t.Errorf("the refusal took %s", time.Since(start))
+	}
+}
+
+// readyStack is a Stack whose every ops address and toxiproxy's answer
+// (one test server for all), so a run gets past the readiness checks.
+func readyStack(t *testing.T) scenario.Stack {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	t.Cleanup(srv.Close)
+	st := scenario.ComposeStack
+	st.Toxiproxy = srv.URL
+	st.Ops = map[string]string{}
+	for u := range scenario.ComposeStack.Ops {
+		st.Ops[u] = srv.URL
+	}
+	return st
+}
+
+// TestStackProcessFaultsNeedDocker: with no Docker engine at the stack's
+// Docker address, a scenario that kills a unit fails fast naming the
+// faults, the address and what to do.
+func TestStackProcessFaultsNeedDocker(t *testing.T) {
+	st := readyStack(t)
+	st.Docker = "unix://" + t.TempDir() + "/no-docker.sock"
+	_, err := scenario.Run(context.Background(), mustScenario(t, "demo"), scenario.Options{Stack: &st, Short: true, Progress: io.Discard, OutDir: t.TempDir()})
+	if err == nil || !strings.Contains(err.Error(), "product-killed (kill on product)") || !strings.Contains(err.Error(), st.Docker) {
+		t.Fatalf("demo without Docker: %v, want the error naming the kill and the Docker address", err)
 	}
 }
 
