@@ -8,6 +8,24 @@
 // Every random decision the engine makes is drawn from a stream derived
 // from the engine's seed and the fault's name; see README.md for what
 // toxiproxy itself leaves unseeded.
+//
+// # One store for network faults
+//
+// The embedded toxiproxy server's proxies and toxics are the only record
+// of network faults: a latency/bandwidth/... fault is a toxic, a down fault
+// is a disabled proxy, whichever API made it. Active (the control API's
+// GET /faults, `shoplab chaos list`, the console) reads toxiproxy's
+// collection when it is called, so a toxic added with toxiproxy-cli is
+// listed (id "<proxy>/<toxic>", Source "toxiproxy"), a toggled-off proxy is
+// a down fault (id "<proxy>"), and a fault applied through the engine is a
+// toxic "chaos-<id>-<stream>" in toxiproxy's GET /proxies. The engine keeps
+// only what toxiproxy cannot (a fault's name, start time and expiry timer),
+// and those notes never decide whether a fault exists. Either API removes
+// either kind, and either reset (toxiproxy's POST /reset, the control
+// API's reset) removes everything. Changes through toxiproxy's API are
+// serialised with the engine's own. Nothing is copied between two lists,
+// so nothing polls. Faults with no toxiproxy form (kill, pause, storage,
+// L7, AWS) live in the engine alone. Details in store.go.
 package chaos
 
 import (
@@ -105,7 +123,6 @@ type Engine struct {
 	drivers   map[string]string    // unit -> registered SQL driver name
 	awsEdges  map[string]bool      // "unit->aws" edges whose HTTP client was asked for (aws.go)
 	pgUnits   map[string]bool      // units whose PostgreSQL tracer was asked for (pg.go)
-	downRefs  map[string]int       // edge -> active down faults
 	killRefs  map[string]int       // unit -> active kill faults
 	closed    bool
 
@@ -114,14 +131,18 @@ type Engine struct {
 
 // activeFault is an applied fault and what undoing it takes.
 type activeFault struct {
-	id     string
-	seq    int
-	plan   *plan
-	start  time.Time
-	end    time.Time // zero: until removed
-	timer  Timer
-	dec    *decider
-	toxics []toxicRef // installed toxiproxy toxics
+	id    string
+	seq   int
+	plan  *plan
+	start time.Time
+	end   time.Time // zero: until removed
+	timer Timer
+	dec   *decider
+	// installed is set once install returned: from then on a toxic or
+	// down fault exists only while toxiproxy still holds its toxics or
+	// keeps its proxy disabled (see store.go).
+	installed bool
+	toxics    []toxicRef // installed toxiproxy toxics
 	// planned are the edges a pause freezes when it is installed: those
 	// wired when it was registered. Edge freezes the ones wired later, so
 	// no edge is frozen twice.
@@ -137,11 +158,18 @@ type toxicRef struct {
 // ActiveFault is an applied fault as reported by Active and the control API.
 type ActiveFault struct {
 	ID        string    `json:"id"`
-	Fault     Fault     `json:"fault"` // normalised: defaults filled in
-	StartedAt time.Time `json:"started_at"`
-	EndsAt    time.Time `json:"ends_at,omitzero"` // zero: until removed
-	Scope     []string  `json:"scope,omitempty"`  // the edges or units it acts on now
+	Fault     Fault     `json:"fault"`               // normalised: defaults filled in
+	StartedAt time.Time `json:"started_at,omitzero"` // zero: not known (made through toxiproxy's API)
+	EndsAt    time.Time `json:"ends_at,omitzero"`    // zero: until removed
+	Scope     []string  `json:"scope,omitempty"`     // the edges or units it acts on now
+	// Source is "toxiproxy" for a toxic or a disabled proxy made through
+	// toxiproxy's own API (toxiproxy-cli, its Go client), "" for faults
+	// applied through the engine.
+	Source string `json:"source,omitempty"`
 }
+
+// SourceToxiproxy marks faults made through toxiproxy's API.
+const SourceToxiproxy = "toxiproxy"
 
 // driverSeq numbers engines for SQL driver names: sql.Register is
 // process-global and refuses (panics on) a name it has seen.
@@ -167,9 +195,9 @@ func New(opts ...Option) (*Engine, error) {
 		grpcUnits: map[string]bool{},
 		httpUnits: map[string]bool{},
 		drivers:   map[string]string{},
-		downRefs:  map[string]int{},
 		killRefs:  map[string]int{},
 	}
+	setToxiproxyVersion()
 	e.life, e.stopLife = context.WithCancel(context.Background())
 	e.rules.Store(&ruleSet{})
 	// toxiproxy logs through zerolog; its messages are per connection and
@@ -226,6 +254,7 @@ func (e *Engine) apply(ctx context.Context, f Fault) (ActiveFault, error) {
 	}
 	e.applyMu.Lock()
 	defer e.applyMu.Unlock()
+	e.pruneStale()
 
 	e.mu.Lock()
 	if e.closed {
@@ -271,6 +300,7 @@ func (e *Engine) apply(ctx context.Context, f Fault) (ActiveFault, error) {
 
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	af.installed = true
 	if pl.spec.class == classRestart {
 		af.end = e.clock.Now()
 		return e.report(af), nil
@@ -398,7 +428,6 @@ func (e *Engine) install(ctx context.Context, af *activeFault, procs Processes) 
 		if err != nil {
 			return errs.InvalidField("target", "no proxy for edge %s", pl.fault.Target)
 		}
-		e.downRefs[pl.fault.Target]++
 		p.Stop()
 	case classKill:
 		e.mu.Lock()
@@ -463,11 +492,10 @@ func (e *Engine) uninstall(ctx context.Context, af *activeFault, procs Processes
 		if partial {
 			break
 		}
+		// The edge comes back when no other down fault holds it. af is
+		// already forgotten, so it does not count itself.
 		e.mu.Lock()
-		e.downRefs[pl.fault.Target]--
-		last := e.downRefs[pl.fault.Target] <= 0
-		if last {
-			delete(e.downRefs, pl.fault.Target)
+		if !e.downHeldLocked(pl.fault.Target) {
 			if p, err := e.tp.Collection.Get(pl.fault.Target); err == nil {
 				if err := startProxy(p); err != nil {
 					errList = append(errList, fmt.Errorf("re-enable %s: %w", pl.fault.Target, err))
@@ -511,15 +539,17 @@ func startProxy(p *toxiproxy.Proxy) error {
 }
 
 // Remove undoes the fault id: toxics removed, a downed edge enabled, a
-// killed unit started again, hooks switched off.
+// killed unit started again, hooks switched off. id may also name a fault
+// made through toxiproxy's API ("<proxy>/<toxic>" or a disabled "<proxy>").
 func (e *Engine) Remove(ctx context.Context, id string) error {
 	e.applyMu.Lock()
 	defer e.applyMu.Unlock()
+	e.pruneStale()
 	e.mu.Lock()
 	af, ok := e.faults[id]
 	if !ok {
 		e.mu.Unlock()
-		return errs.E(errs.NotFound, "no active fault %q", id)
+		return e.removeExternal(ctx, id)
 	}
 	e.forgetLocked(af)
 	e.publishRules()
@@ -553,10 +583,13 @@ func (e *Engine) Reset(ctx context.Context) error {
 	return err
 }
 
-// reset is Reset that also says how many engine faults it removed.
+// reset is Reset that also says how many faults it removed, of either
+// source.
 func (e *Engine) reset(ctx context.Context) (int, error) {
 	e.applyMu.Lock()
 	defer e.applyMu.Unlock()
+	e.pruneStale()
+	listed := len(e.Active())
 	e.mu.Lock()
 	list := make([]*activeFault, 0, len(e.faults))
 	for _, af := range e.faults {
@@ -582,35 +615,8 @@ func (e *Engine) reset(ctx context.Context) (int, error) {
 			errList = append(errList, fmt.Errorf("re-enable %s: %w", name, err))
 		}
 	}
-	e.log.Info("chaos: reset", "removed", len(list))
-	return len(list), errors.Join(errList...)
-}
-
-// Active lists the faults in effect, oldest first.
-func (e *Engine) Active() []ActiveFault {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	list := make([]*activeFault, 0, len(e.faults))
-	for _, af := range e.faults {
-		list = append(list, af)
-	}
-	sort.Slice(list, func(i, j int) bool { return list[i].seq < list[j].seq })
-	out := make([]ActiveFault, len(list))
-	for i, af := range list {
-		out[i] = e.report(af)
-	}
-	return out
-}
-
-// Fault returns the active fault id.
-func (e *Engine) Fault(id string) (ActiveFault, bool) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	af, ok := e.faults[id]
-	if !ok {
-		return ActiveFault{}, false
-	}
-	return e.report(af), true
+	e.log.Info("chaos: reset", "removed", listed)
+	return listed, errors.Join(errList...)
 }
 
 // report describes af, with e.mu held.

@@ -40,7 +40,7 @@ func (e *Engine) Edge(from, to, upstream string) (string, error) {
 		p.Unlock()
 		if current != upstream {
 			// A down fault must survive the re-pointing.
-			in := &toxiproxy.Proxy{Listen: listen, Upstream: upstream, Enabled: enabled && e.downRefs[name] == 0}
+			in := &toxiproxy.Proxy{Listen: listen, Upstream: upstream, Enabled: enabled}
 			if err := p.Update(in); err != nil {
 				return "", fmt.Errorf("chaos: re-point %s to %s: %w", name, upstream, err)
 			}
@@ -139,7 +139,8 @@ func toxicAttributes(pl *plan) map[string]any {
 }
 
 // apiRouter serves toxiproxy's HTTP API with its own handlers, on the same
-// paths and methods as toxiproxy's api.go, plus the control API.
+// paths and methods as toxiproxy's api.go (v2.12: updates by PATCH, POST
+// kept as toxiproxy keeps it), plus the control API.
 func (e *Engine) apiRouter() http.Handler {
 	s := e.tp
 	r := mux.NewRouter()
@@ -147,19 +148,20 @@ func (e *Engine) apiRouter() http.Handler {
 	t := r.NewRoute().Subrouter()
 	t.Use(refuseBrowsers, func(next http.Handler) http.Handler { return http.TimeoutHandler(next, 25*time.Second, "") })
 	// toxiproxy's reset only knows toxics and proxies; the engine's also
-	// ends its own faults, so that both views stay consistent.
+	// ends its own faults. Every change goes through e.serialised, so it
+	// is one step among the engine's own (see store.go).
 	t.HandleFunc("/reset", e.toxiproxyReset).Methods("POST")
 	t.HandleFunc("/proxies", s.ProxyIndex).Methods("GET")
-	t.HandleFunc("/proxies", s.ProxyCreate).Methods("POST")
-	t.HandleFunc("/populate", s.Populate).Methods("POST")
+	t.HandleFunc("/proxies", e.serialised(s.ProxyCreate)).Methods("POST")
+	t.HandleFunc("/populate", e.serialised(s.Populate)).Methods("POST")
 	t.HandleFunc("/proxies/{proxy}", s.ProxyShow).Methods("GET")
-	t.HandleFunc("/proxies/{proxy}", s.ProxyUpdate).Methods("POST")
-	t.HandleFunc("/proxies/{proxy}", s.ProxyDelete).Methods("DELETE")
+	t.HandleFunc("/proxies/{proxy}", e.serialised(s.ProxyUpdate)).Methods("POST", "PATCH")
+	t.HandleFunc("/proxies/{proxy}", e.serialised(s.ProxyDelete)).Methods("DELETE")
 	t.HandleFunc("/proxies/{proxy}/toxics", s.ToxicIndex).Methods("GET")
-	t.HandleFunc("/proxies/{proxy}/toxics", e.guardToxic(s.ToxicCreate, false)).Methods("POST")
+	t.HandleFunc("/proxies/{proxy}/toxics", e.serialised(e.guardToxic(s.ToxicCreate, false))).Methods("POST")
 	t.HandleFunc("/proxies/{proxy}/toxics/{toxic}", s.ToxicShow).Methods("GET")
-	t.HandleFunc("/proxies/{proxy}/toxics/{toxic}", e.guardToxic(s.ToxicUpdate, true)).Methods("POST")
-	t.HandleFunc("/proxies/{proxy}/toxics/{toxic}", s.ToxicDelete).Methods("DELETE")
+	t.HandleFunc("/proxies/{proxy}/toxics/{toxic}", e.serialised(e.guardToxic(s.ToxicUpdate, true))).Methods("POST", "PATCH")
+	t.HandleFunc("/proxies/{proxy}/toxics/{toxic}", e.serialised(s.ToxicDelete)).Methods("DELETE")
 	t.HandleFunc("/version", s.Version).Methods("GET")
 	return r
 }

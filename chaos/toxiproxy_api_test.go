@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
@@ -92,13 +93,48 @@ func TestToxiproxyGoClientWorksAgainstTheEmbeddedAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	resp, err := http.Get("http://" + e.APIAddr() + "/version")
+	v, err := c.Version()
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /version: %s", resp.Status)
+	var ver struct {
+		Version string `json:"version"`
+	}
+	if err := json.Unmarshal(v, &ver); err != nil || ver.Version != toxiproxyModuleVersion() || !strings.HasPrefix(ver.Version, "2.") {
+		t.Fatalf("GET /version = %s (%v), want the module version %q", v, err, toxiproxyModuleVersion())
+	}
+}
+
+// toxiproxy v2.12's client and CLI update toxics and proxies with PATCH;
+// v2.5 only had POST, and the CLI's `toxic update` failed with EOF on 405.
+func TestToxiproxyUpdatesByPatch(t *testing.T) {
+	e := MustEngine(t)
+	MustRun(t, e)
+	addr := MustEdge(t, e, "order", "payment", MustEcho(t))
+	c := toxiclient.NewClient(e.APIAddr())
+	p, err := c.Proxy("order->payment")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.AddToxic("slowpay", "latency", "downstream", 1, toxiclient.Attributes{"latency": 10}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.UpdateToxic(&toxiclient.ToxicOptions{ProxyName: "order->payment", ToxicName: "slowpay", Toxicity: 1, Attributes: toxiclient.Attributes{"latency": 200}}); err != nil {
+		t.Fatalf("update by PATCH: %v", err)
+	}
+	if d := mustRoundTrip(t, addr); d < 200*time.Millisecond {
+		t.Fatalf("round trip after updating the latency to 200ms took %s", d)
+	}
+	for _, method := range []string{http.MethodPatch, http.MethodPost} {
+		req, _ := http.NewRequest(method, "http://"+e.APIAddr()+"/proxies/order-%3Epayment", strings.NewReader(`{"enabled":true}`))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("%s /proxies/order->payment: %s", method, resp.Status)
+		}
 	}
 }
 

@@ -34,6 +34,7 @@ type serveFlags struct {
 	// Real AWS parts (DynamoDB, SES) of product and notification.
 	dynamoDBTable, awsEndpoint, dedupTable, email, sender string
 	createResources                                       bool
+	grpcReflection                                        bool
 }
 
 func runServe(ctx context.Context, e env, args []string) error {
@@ -68,6 +69,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 	fs.StringVar(&f.dedupTable, "dedup-table", "", "DynamoDB table of sent events (notification); empty means SQLite in -data-dir")
 	fs.StringVar(&f.email, "email", "mailbox", "email provider (notification): mailbox or ses")
 	fs.StringVar(&f.sender, "sender", "", "From address (notification); SES needs it verified")
+	fs.BoolVar(&f.grpcReflection, "grpc-reflection", false, "serve gRPC server reflection (user, product, order, payment) for grpcurl; grpc.health.v1 is always served")
 	fs.BoolVar(&f.createResources, "create-resources", false, "create the DynamoDB tables and verify the SES sender if missing (emulators)")
 	if err := config.Parse(fs, args[1:], e.lookup); err != nil {
 		return usageError("%v", err)
@@ -96,18 +98,18 @@ func buildServed(ctx context.Context, name string, f serveFlags, log *slog.Logge
 	brokers := splitList(f.kafkaBrokers)
 	switch name {
 	case "user":
-		return userunit.New(ctx, userunit.Config{GRPCAddr: f.grpcAddr, OpsAddr: f.opsAddr, DataDir: f.dataDir, DatabaseURL: f.databaseURL, Argon2: user.DefaultArgon2},
+		return userunit.New(ctx, userunit.Config{GRPCAddr: f.grpcAddr, OpsAddr: f.opsAddr, DataDir: f.dataDir, DatabaseURL: f.databaseURL, Argon2: user.DefaultArgon2, Reflection: f.grpcReflection},
 			userunit.Deps{Log: log, Metrics: reg})
 	case "product":
-		return productunit.New(ctx, productunit.Config{GRPCAddr: f.grpcAddr, OpsAddr: f.opsAddr, DataDir: f.dataDir, CatalogSeed: f.catalogSeed,
+		return productunit.New(ctx, productunit.Config{GRPCAddr: f.grpcAddr, OpsAddr: f.opsAddr, DataDir: f.dataDir, CatalogSeed: f.catalogSeed, Reflection: f.grpcReflection,
 			DynamoDBTable: f.dynamoDBTable, AWSEndpoint: f.awsEndpoint, AWSRegion: f.awsRegion, CreateTable: f.createResources},
 			productunit.Deps{Log: log, Metrics: reg})
 	case "payment":
-		return paymentunit.New(ctx, paymentunit.Config{GRPCAddr: f.grpcAddr, OpsAddr: f.opsAddr, DataDir: f.dataDir, DatabaseURL: f.databaseURL, ProcessorLatency: f.processorLatency},
+		return paymentunit.New(ctx, paymentunit.Config{GRPCAddr: f.grpcAddr, OpsAddr: f.opsAddr, DataDir: f.dataDir, DatabaseURL: f.databaseURL, ProcessorLatency: f.processorLatency, Reflection: f.grpcReflection},
 			paymentunit.Deps{Log: log, Metrics: reg})
 	case "order":
 		return orderunit.New(ctx, orderunit.Config{GRPCAddr: f.grpcAddr, OpsAddr: f.opsAddr, DataDir: f.dataDir, DatabaseURL: f.databaseURL,
-			UserAddr: f.userAddr, ProductAddr: f.productAddr, PaymentAddr: f.paymentAddr, KafkaBrokers: brokers},
+			UserAddr: f.userAddr, ProductAddr: f.productAddr, PaymentAddr: f.paymentAddr, KafkaBrokers: brokers, Reflection: f.grpcReflection},
 			orderunit.Deps{Log: log, Metrics: reg, ClientInterceptors: map[string][]grpc.UnaryClientInterceptor{}})
 	case "gateway":
 		if len(f.jwtKey) < 32 {

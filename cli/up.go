@@ -24,6 +24,7 @@ type upFlags struct {
 	toxiproxy   string
 	seed        int64
 	env         string
+	reflection  bool
 }
 
 func (f *upFlags) register(fs *flag.FlagSet, gateway, ops string, window time.Duration) {
@@ -35,6 +36,7 @@ func (f *upFlags) register(fs *flag.FlagSet, gateway, ops string, window time.Du
 	fs.StringVar(&f.jwtKey, "jwt-key", "", "HS256 key for tokens, at least 32 bytes (default: random per run)")
 	fs.StringVar(&f.toxiproxy, "toxiproxy-addr", "127.0.0.1:8474", "address of the embedded toxiproxy HTTP API (toxiproxy-cli and its Go client work against it); empty disables it")
 	fs.Int64Var(&f.seed, "seed", 1, "seed of the chaos engine's fault decisions")
+	fs.BoolVar(&f.reflection, "grpc-reflection", true, "serve gRPC server reflection on the user, product, order and payment units (grpcurl list); --grpc-reflection=false turns it off")
 	fs.StringVar(&f.env, "env", "local", "where the parts run: local (embedded), host (`shoplab deps up`), or an env file's path")
 }
 
@@ -56,6 +58,7 @@ func (f *upFlags) cloudConfig(e env) (cloud.Config, error) {
 		OpsAddr:         f.opsAddr,
 		DataDir:         f.dataDir,
 		AnalyticsWindow: f.window,
+		GRPCReflection:  f.reflection,
 		Log:             logx.New(e.stderr, f.logLevel),
 	}
 	if f.window < time.Second {

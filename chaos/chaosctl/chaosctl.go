@@ -180,8 +180,17 @@ func runList(ctx context.Context, env Env, args []string) error {
 	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tNAME\tTYPE\tTARGET\tSETTINGS\tSTARTED\tENDS")
 	for _, af := range faults {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", af.ID, af.Fault.Name, af.Fault.Type, af.Fault.Target,
-			settings(af.Fault), af.StartedAt.Format("15:04:05"), ends(af, env.Now()))
+		// toxiproxy keeps no start time for what its own API made.
+		started := "-"
+		if !af.StartedAt.IsZero() {
+			started = af.StartedAt.Format("15:04:05")
+		}
+		name := af.Fault.Name
+		if af.Source != "" {
+			name += " (" + af.Source + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", af.ID, name, af.Fault.Type, af.Fault.Target,
+			settings(af.Fault), started, ends(af, env.Now()))
 	}
 	return tw.Flush()
 }

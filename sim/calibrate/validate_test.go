@@ -2,6 +2,7 @@ package calibrate_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,10 @@ import (
 // most, and a unit's CPU moves by more than 25% with the machine's noise
 // (a GC cycle, a neighbour's burst) whatever the profile says.
 const checkFloor = 50 // millicores
+
+// mixAttempts is how many mixed windows the test measures before it calls
+// a prediction wrong.
+const mixAttempts = 3
 
 // MustBench starts the platform for calibration and closes it when the
 // test ends.
@@ -91,30 +96,43 @@ func TestProfilePredictsADifferentLoadWithin25Percent(t *testing.T) {
 	mixLoad := calibrate.Load{
 		Name: "mix", Rate: mixRate, Warmup: time.Second, Duration: 10 * time.Second, Journeys: weights,
 	}
-	mix, err := calibrate.MeasureSteady(ctx, b, mixLoad, func(w calibrate.Window, retry bool) {
-		if retry {
-			t.Logf("mixed load saturated (%.1f it/s, %d failed %v): measuring again", w.TotalRate(), w.Failures, w.Errors)
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	preds := calibrate.Predict(prof, mix)
-	var out strings.Builder
-	if err := calibrate.WritePredictions(&out, preds, checkFloor); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("mixed load, %.1f it/s (%v), %d failed, after %s:\n%s", mix.TotalRate(), mix.Rates, mix.Failures, time.Since(start).Round(time.Second), out.String())
-
+	// The machine is shared: a neighbour's burst during the one mixed
+	// window moves a unit's CPU by more than the tolerance whatever the
+	// profile says. A wrong profile is off in every window, noise in one,
+	// so the mix is measured up to three times and one clean window passes.
+	var misses []string
 	checked := 0
-	for _, p := range preds {
-		if p.Measured < checkFloor {
-			continue
+	for attempt := 1; attempt <= mixAttempts; attempt++ {
+		mix, err := calibrate.MeasureSteady(ctx, b, mixLoad, func(w calibrate.Window, retry bool) {
+			if retry {
+				t.Logf("mixed load saturated (%.1f it/s, %d failed %v): measuring again", w.TotalRate(), w.Failures, w.Errors)
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
-		checked++
-		if e := p.RelativeError(); e > tolerance {
-			t.Errorf("%s: predicted %.1fm, measured %.1fm: %.0f%% off, more than %.0f%%", p.Unit, p.Predicted, p.Measured, 100*e, 100*tolerance)
+		preds := calibrate.Predict(prof, mix)
+		var out strings.Builder
+		if err := calibrate.WritePredictions(&out, preds, checkFloor); err != nil {
+			t.Fatal(err)
 		}
+		t.Logf("mixed load, attempt %d, %.1f it/s (%v), %d failed, after %s:\n%s", attempt, mix.TotalRate(), mix.Rates, mix.Failures, time.Since(start).Round(time.Second), out.String())
+		checked, misses = 0, nil
+		for _, p := range preds {
+			if p.Measured < checkFloor {
+				continue
+			}
+			checked++
+			if e := p.RelativeError(); e > tolerance {
+				misses = append(misses, fmt.Sprintf("%s: predicted %.1fm, measured %.1fm: %.0f%% off, more than %.0f%%", p.Unit, p.Predicted, p.Measured, 100*e, 100*tolerance))
+			}
+		}
+		if len(misses) == 0 {
+			break
+		}
+	}
+	for _, m := range misses {
+		t.Errorf("in each of %d mixed windows; in the last: %s", mixAttempts, m)
 	}
 	if checked < 2 {
 		t.Fatalf("only %d units used %dm or more under the mixed load: too light to check the profile", checked, checkFloor)

@@ -61,6 +61,10 @@ type Config struct {
 	ProcessorLatency time.Duration // simulated card processor latency
 	CatalogSeed      int64         // seed of the generated catalog
 	RecoveryGrace    time.Duration // age of a PENDING order before recovery settles it; 0 = unit default
+	// GRPCReflection serves gRPC server reflection on the user, product,
+	// order and payment units (grpcurl list); `shoplab up` turns it on.
+	// grpc.health.v1 is served either way.
+	GRPCReflection bool
 
 	Log *slog.Logger // nil discards unit logs
 

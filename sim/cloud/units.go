@@ -39,7 +39,7 @@ func (c *Cloud) build(ctx context.Context, u *unitState) (runner, error) {
 	switch u.name {
 	case User:
 		var x *userunit.Unit
-		ucfg := userunit.Config{GRPCAddr: grpcAddr, OpsAddr: opsAddr, DataDir: dir, Argon2: user.LightArgon2}
+		ucfg := userunit.Config{GRPCAddr: grpcAddr, OpsAddr: opsAddr, DataDir: dir, Argon2: user.LightArgon2, Reflection: c.cfg.GRPCReflection}
 		udeps := userunit.Deps{Log: log, Metrics: reg, ServerInterceptors: w.ServerInterceptors(u.name), SQLDriver: w.SQLDriver(u.name)}
 		if err = c.userStores(&ucfg, &udeps); err != nil {
 			return nil, err
@@ -51,7 +51,7 @@ func (c *Cloud) build(ctx context.Context, u *unitState) (runner, error) {
 	case Payment:
 		var x *paymentunit.Unit
 		pcfg := paymentunit.Config{GRPCAddr: grpcAddr, OpsAddr: opsAddr, DataDir: dir,
-			ProcessorLatency: c.cfg.ProcessorLatency, Seed: c.cfg.CatalogSeed}
+			ProcessorLatency: c.cfg.ProcessorLatency, Seed: c.cfg.CatalogSeed, Reflection: c.cfg.GRPCReflection}
 		pdeps := paymentunit.Deps{Log: log, Metrics: reg, ServerInterceptors: w.ServerInterceptors(u.name), SQLDriver: w.SQLDriver(u.name)}
 		if err = c.paymentStores(&pcfg, &pdeps); err != nil {
 			return nil, err
@@ -133,7 +133,7 @@ func (c *Cloud) buildMore(ctx context.Context, u *unitState, reg *metrics.Regist
 			return nil, err
 		}
 		ocfg := orderunit.Config{GRPCAddr: grpcAddr, OpsAddr: opsAddr, DataDir: dir,
-			UserAddr: addrs[0], ProductAddr: addrs[1], PaymentAddr: addrs[2], KafkaBrokers: brokers, RecoveryGrace: c.cfg.RecoveryGrace}
+			UserAddr: addrs[0], ProductAddr: addrs[1], PaymentAddr: addrs[2], KafkaBrokers: brokers, RecoveryGrace: c.cfg.RecoveryGrace, Reflection: c.cfg.GRPCReflection}
 		odeps := orderunit.Deps{Log: log, KafkaDialer: dialer, Metrics: reg, ServerInterceptors: w.ServerInterceptors(Order), SQLDriver: w.SQLDriver(Order),
 			ClientInterceptors: map[string][]grpc.UnaryClientInterceptor{
 				orderunit.TargetUser: w.ClientInterceptors(Order, User), orderunit.TargetProduct: w.ClientInterceptors(Order, Product),
@@ -153,7 +153,7 @@ func (c *Cloud) buildMore(ctx context.Context, u *unitState, reg *metrics.Regist
 
 func (c *Cloud) buildProduct(ctx context.Context, u *unitState, reg *metrics.Registry, log *slog.Logger, dir, grpcAddr, opsAddr string) (runner, error) {
 	w := c.cfg.Wiring
-	pcfg := productunit.Config{GRPCAddr: grpcAddr, OpsAddr: opsAddr, DataDir: dir, CatalogSeed: c.cfg.CatalogSeed}
+	pcfg := productunit.Config{GRPCAddr: grpcAddr, OpsAddr: opsAddr, DataDir: dir, CatalogSeed: c.cfg.CatalogSeed, Reflection: c.cfg.GRPCReflection}
 	pdeps := productunit.Deps{Log: log, Metrics: reg, ServerInterceptors: w.ServerInterceptors(Product), SQLDriver: w.SQLDriver(Product)}
 	if err := c.productStores(&pcfg, &pdeps); err != nil {
 		return nil, err

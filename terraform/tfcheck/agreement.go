@@ -12,39 +12,38 @@ import (
 	"sync"
 
 	"github.com/zclconf/go-cty/cty"
-	"go.yaml.in/yaml/v3"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 
 	"github.com/shoplab/shoplab/argocd"
+	"github.com/shoplab/shoplab/envs"
 )
 
-// envFile is the part of envs/aws-<env>.yaml that Terraform must agree with.
+// envFile is the part of envs/aws-<env>.yaml that Terraform must agree
+// with, keyed as the Terraform variables are (topics and databases by the
+// env file's keys).
 type envFile struct {
 	Kafka struct {
-		Topics map[string]struct {
-			Name        string `yaml:"name"`
-			Partitions  int    `yaml:"partitions"`
-			Replication int    `yaml:"replication"`
-		} `yaml:"topics"`
-	} `yaml:"kafka"`
+		Topics map[string]envs.Topic
+	}
 	Postgres struct {
-		User      string            `yaml:"user"`
-		Databases map[string]string `yaml:"databases"`
-	} `yaml:"postgres"`
-	AWS struct {
-		Region   string `yaml:"region"`
-		DynamoDB struct {
-			ProductsTable string `yaml:"products_table"`
-			DedupTable    string `yaml:"dedup_table"`
-		} `yaml:"dynamodb"`
-		S3 struct {
-			AnalyticsBucket string `yaml:"analytics_bucket"`
-		} `yaml:"s3"`
-		SES struct {
-			Sender string `yaml:"sender"`
-		} `yaml:"ses"`
-	} `yaml:"aws"`
+		User      string
+		Databases map[string]string
+	}
+	AWS envs.AWS
+}
+
+// envFileOf takes the names Terraform must agree with from a loaded env.
+func envFileOf(e *envs.Env) envFile {
+	ef := envFile{AWS: e.AWS}
+	ef.Kafka.Topics = map[string]envs.Topic{
+		"orders": e.Kafka.Topics.Orders, "analytics_results": e.Kafka.Topics.AnalyticsResults, "orders_dlq": e.Kafka.Topics.OrdersDLQ,
+	}
+	if e.Postgres != nil {
+		ef.Postgres.User = e.Postgres.User
+		ef.Postgres.Databases = map[string]string{"user": e.Postgres.Databases.User, "order": e.Postgres.Databases.Order, "payment": e.Postgres.Databases.Payment}
+	}
+	return ef
 }
 
 // DefaultFlinkVersion is the Flink the job pins while
@@ -105,17 +104,16 @@ func CheckAgreement(repo string, eventTopics []string) (Problems, error) {
 	if err != nil {
 		return nil, err
 	}
-	var p Problems
+	p := CheckDynamoDBLayout(tree)
 	for _, env := range []string{"dev", "prod"} {
-		var ef envFile
-		envPath := filepath.Join(repo, "envs", "aws-"+env+".yaml")
-		b, err := os.ReadFile(envPath)
+		// The units' own loader, strict and validated: a file Terraform
+		// agrees with but the units refuse is a finding too.
+		loaded, err := envs.Load(filepath.Join(repo, "envs", "aws-"+env+".yaml"))
 		if err != nil {
-			return nil, err
+			p = append(p, err.Error())
+			continue
 		}
-		if err := yaml.Unmarshal(b, &ef); err != nil {
-			return nil, fmt.Errorf("%s: %w", envPath, err)
-		}
+		ef := envFileOf(loaded)
 		aws := tree.Modules["aws/envs/"+env]
 		if aws == nil {
 			p = append(p, fmt.Sprintf("terraform/aws/envs/%s is missing", env))

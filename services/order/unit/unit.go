@@ -3,6 +3,12 @@
 // publisher into the use cases, and runs the gRPC server, the ops server,
 // the outbox relay and the recovery loop. `shoplab serve order`, `shoplab
 // up` and the end-to-end tests all drive this type.
+//
+// Its grpc.health.v1 status (and /readyz) follows its own store only: with
+// user, product, payment or the broker down the unit still takes orders
+// (they stay PENDING, events wait in the outbox) and answers typed errors,
+// so NOT_SERVING would only pull it out of load balancing for nothing and,
+// under Kubernetes probes, cascade one unit's outage to its callers.
 package unit
 
 import (
@@ -62,6 +68,12 @@ type Config struct {
 	GRPCAddr string // "127.0.0.1:0" picks a free port
 	OpsAddr  string // /healthz, /readyz, /metrics
 	DataDir  string // where order.db lives; unused when DatabaseURL is set
+	// Reflection serves gRPC server reflection (grpcurl list/describe);
+	// `shoplab up` turns it on, `serve` only with --grpc-reflection.
+	// grpc.health.v1 is always served (see grpcx.Health):
+	// its readiness is the store's, not user's, product's, payment's
+	// or the broker's (see Ready).
+	Reflection bool
 
 	DatabaseURL      string        // postgres://user@host:port/db?sslmode=...; "" means SQLite in DataDir
 	DBMaxConns       int32         // pool size; 0 means 10
@@ -102,17 +114,18 @@ type orderStore interface {
 
 // Unit is a running order unit.
 type Unit struct {
-	cfg   Config
-	log   *slog.Logger
-	store orderStore
-	svc   *app.Service
-	relay *app.OutboxRelay
-	pub   *kafka.Publisher
-	m     *app.Metrics
-	conns []*grpc.ClientConn
-	srv   *grpc.Server
-	ln    net.Listener
-	ops   *httpx.Server
+	cfg    Config
+	log    *slog.Logger
+	store  orderStore
+	svc    *app.Service
+	relay  *app.OutboxRelay
+	pub    *kafka.Publisher
+	m      *app.Metrics
+	conns  []*grpc.ClientConn
+	srv    *grpc.Server
+	health *grpcx.Health
+	ln     net.Listener
+	ops    *httpx.Server
 
 	unsetBacklog func()
 
@@ -238,6 +251,10 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Unit, error) {
 
 	u.srv = grpcx.NewServer(log, deps.Metrics, deps.ServerInterceptors...)
 	shoplabv1.RegisterOrderServiceServer(u.srv, ports.NewGRPCServer(u.svc))
+	u.health = grpcx.RegisterHealth(u.srv, u.Ready)
+	if cfg.Reflection {
+		grpcx.RegisterReflection(u.srv)
+	}
 	if u.ln, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.GRPCAddr, err)
 	}
@@ -300,6 +317,7 @@ func (u *Unit) Run(ctx context.Context) error {
 		runErr, opsDone = ignoreServerClosed(err), true
 	}
 	u.log.InfoContext(bg, "order unit stopping")
+	u.health.Shutdown()
 
 	drained := make(chan struct{})
 	go func() { u.srv.GracefulStop(); close(drained) }()

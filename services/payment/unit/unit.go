@@ -61,6 +61,11 @@ type Config struct {
 	DBMinConns       int32         // 0 means 0
 	StatementTimeout time.Duration // 0 means 5s
 
+	// Reflection serves gRPC server reflection (grpcurl list/describe);
+	// `shoplab up` turns it on, `serve` only with --grpc-reflection.
+	// grpc.health.v1 is always served (see grpcx.Health).
+	Reflection bool
+
 	ProcessorLatency time.Duration // simulated card processor latency per call
 	ProcessorJitter  time.Duration // up to this much more per call, drawn from Seed
 	Seed             int64         // seeds the jitter, so a run repeats
@@ -85,6 +90,7 @@ type Unit struct {
 	store     store
 	processor *cardsim.Processor
 	grpc      *grpc.Server
+	health    *grpcx.Health
 	grpcLn    net.Listener
 	ops       *httpx.Server
 	closeOnce sync.Once
@@ -137,6 +143,10 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *Unit, err error) {
 	}
 	u.grpc = grpcx.NewServer(deps.Log, deps.Metrics, deps.ServerInterceptors...)
 	pb.RegisterPaymentServiceServer(u.grpc, ports.NewGRPCServer(svc))
+	u.health = grpcx.RegisterHealth(u.grpc, u.Ready)
+	if cfg.Reflection {
+		grpcx.RegisterReflection(u.grpc)
+	}
 	if u.grpcLn, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
 		return nil, fmt.Errorf("payment unit: grpc listen: %w", err)
 	}
@@ -198,7 +208,7 @@ func (u *Unit) Ready(ctx context.Context) error {
 // gracefully, cutting off calls still running after 5 s.
 func (u *Unit) Run(ctx context.Context) error {
 	u.log.InfoContext(ctx, "payment unit serving", "grpc", u.GRPCAddr(), "ops", u.OpsAddr())
-	err := grpcx.Serve(ctx, u.grpc, u.grpcLn, u.ops, gracePeriod)
+	err := grpcx.Serve(ctx, u.grpc, u.health, u.grpcLn, u.ops, gracePeriod)
 	if err != nil {
 		return fmt.Errorf("payment unit: %w", err)
 	}

@@ -25,6 +25,14 @@ func startUnit(t *testing.T, cfg unit.Config) *unit.Unit {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
+	runUnit(t, u)
+	return u
+}
+
+// runUnit runs u until the test ends and checks that Run then returns
+// cleanly.
+func runUnit(t *testing.T, u *unit.Unit) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- u.Run(ctx) }()
@@ -42,7 +50,6 @@ func startUnit(t *testing.T, cfg unit.Config) *unit.Unit {
 			t.Errorf("Close: %v", err)
 		}
 	})
-	return u
 }
 
 func testConfig(t *testing.T) unit.Config {

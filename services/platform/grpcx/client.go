@@ -28,12 +28,15 @@ type ClientOptions struct {
 // Dial returns a client connection to addr. Every call gets a deadline, the
 // caller's request id, metrics, and errors converted back to errs codes.
 // Reconnect backoff is capped at 2 s: gRPC's default grows to 120 s, which
-// would keep a unit down long after its dependency came back.
+// would keep a unit down long after its dependency came back. Even 2 s is
+// too long to wait once the dependency is back, so a call that finds the
+// connection failed asks for a reconnect at once (see waker).
 func Dial(addr string, o ClientOptions) (*grpc.ClientConn, error) {
 	if o.CallTimeout <= 0 {
 		o.CallTimeout = DefaultCallTimeout
 	}
-	chain := []grpc.UnaryClientInterceptor{clientObserve(o)}
+	w := newWaker(reconnectWait)
+	chain := []grpc.UnaryClientInterceptor{clientObserve(o), w.intercept}
 	chain = append(chain, o.Extra...)
 	return grpc.NewClient(addr,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
@@ -41,6 +44,7 @@ func Dial(addr string, o ClientOptions) (*grpc.ClientConn, error) {
 			Backoff:           backoff.Config{BaseDelay: 50 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 2 * time.Second},
 			MinConnectTimeout: 2 * time.Second,
 		}),
+		grpc.WithContextDialer(w.dial),
 		grpc.WithChainUnaryInterceptor(chain...),
 	)
 }

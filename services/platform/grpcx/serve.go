@@ -11,10 +11,11 @@ import (
 )
 
 // Serve serves srv on ln and the ops server until ctx ends or either
-// server fails (Close on them counts), then stops both: ops at once, srv
-// gracefully, cutting off calls still running after grace. It returns the
-// first server error, if any.
-func Serve(ctx context.Context, srv *grpc.Server, ln net.Listener, ops *httpx.Server, grace time.Duration) error {
+// server fails (Close on them counts), then stops both: health turns
+// NOT_SERVING (h may be nil), ops stops at once, srv gracefully, cutting
+// off calls still running after grace. It returns the first server error,
+// if any.
+func Serve(ctx context.Context, srv *grpc.Server, h *Health, ln net.Listener, ops *httpx.Server, grace time.Duration) error {
 	opsCtx, stopOps := context.WithCancel(ctx)
 	defer stopOps()
 	errc := make(chan error, 2)
@@ -27,6 +28,7 @@ func Serve(ctx context.Context, srv *grpc.Server, ln net.Listener, ops *httpx.Se
 	case err = <-errc:
 		received++
 	}
+	h.Shutdown()
 	stopOps()
 	GracefulStop(srv, grace)
 	for ; received < cap(errc); received++ {

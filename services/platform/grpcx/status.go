@@ -1,6 +1,8 @@
 // Package grpcx builds shoplab's gRPC servers and clients: RED metrics,
 // request ids, panics turned into errors, errs codes carried over the wire,
-// deadlines on every outgoing call and fast reconnects.
+// deadlines on every outgoing call and fast reconnects; and the standard
+// grpc.health.v1 service (Health, NOT_SERVING while a unit's own store is
+// down or the unit is stopping) and server reflection every unit offers.
 package grpcx
 
 import (

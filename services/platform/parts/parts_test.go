@@ -64,8 +64,14 @@ func foreign(t *testing.T, args ...string) *exec.Cmd {
 func TestOursNeedsALiveProcessWithTheMarker(t *testing.T) {
 	cmd := foreign(t, "sleep", "30")
 	pid := cmd.Process.Pid
-	if !ours(record{PID: pid, Marker: "sleep 30"}) {
-		t.Fatal("a live process whose command line has the marker is not ours")
+	// Start returns once the child is forked, and until it has exec'd,
+	// /proc shows the test binary's command line: wait for the exec.
+	deadline := time.Now().Add(5 * time.Second)
+	for !ours(record{PID: pid, Marker: "sleep 30"}) {
+		if time.Now().After(deadline) {
+			t.Fatal("a live process whose command line has the marker is not ours")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 	if ours(record{PID: pid, Marker: "/state/kafka/server.properties"}) {
 		t.Fatal("a process whose command line lacks the marker counts as ours (a reused PID)")
@@ -74,7 +80,7 @@ func TestOursNeedsALiveProcessWithTheMarker(t *testing.T) {
 		t.Fatal("an empty marker matched")
 	}
 	_ = cmd.Process.Kill()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline = time.Now().Add(5 * time.Second)
 	for alive(pid) && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}

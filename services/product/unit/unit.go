@@ -51,6 +51,10 @@ type Config struct {
 	GRPCAddr string // "127.0.0.1:0" picks a free port
 	OpsAddr  string // /healthz, /readyz, /metrics
 	DataDir  string // where product.db lives; unused (may be empty) with DynamoDBTable
+	// Reflection serves gRPC server reflection (grpcurl list/describe);
+	// `shoplab up` turns it on, `serve` only with --grpc-reflection.
+	// grpc.health.v1 is always served (see grpcx.Health).
+	Reflection bool
 
 	// The store: SQLite in DataDir unless DynamoDBTable names a table (the
 	// host, compose and AWS envs; see adapters/dynamodb for its layout).
@@ -105,13 +109,14 @@ func (dynamoStore) Close() error { return nil }
 
 // Unit is a running product unit.
 type Unit struct {
-	cfg   Config
-	log   *slog.Logger
-	store closableStore
-	svc   *app.Service
-	grpc  *grpc.Server
-	ln    net.Listener
-	ops   *httpx.Server
+	cfg    Config
+	log    *slog.Logger
+	store  closableStore
+	svc    *app.Service
+	grpc   *grpc.Server
+	health *grpcx.Health
+	ln     net.Listener
+	ops    *httpx.Server
 
 	serving   atomic.Bool // true from Run until shutdown starts; /readyz follows it
 	closeOnce sync.Once
@@ -162,6 +167,10 @@ func New(ctx context.Context, cfg Config, deps Deps) (u *Unit, err error) {
 
 	u.grpc = grpcx.NewServer(u.log, deps.Metrics, deps.ServerInterceptors...)
 	ports.NewGRPCServer(u.svc).Register(u.grpc)
+	u.health = grpcx.RegisterHealth(u.grpc, u.Ready)
+	if cfg.Reflection {
+		grpcx.RegisterReflection(u.grpc)
+	}
 	if u.ln, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
 		return u, fmt.Errorf("product: listen grpc: %w", err)
 	}
@@ -245,6 +254,7 @@ func (u *Unit) Run(ctx context.Context) error {
 	case err = <-errc:
 	}
 	u.serving.Store(false)
+	u.health.Shutdown()
 	cancel()
 	u.stopGRPC()
 	wg.Wait()

@@ -46,6 +46,10 @@ type Config struct {
 	GRPCAddr string // "127.0.0.1:0" picks a free port
 	OpsAddr  string // /healthz, /readyz, /metrics
 	DataDir  string // where user.db lives; created if missing; unused when DatabaseURL is set
+	// Reflection serves gRPC server reflection (grpcurl list/describe);
+	// `shoplab up` turns it on, `serve` only with --grpc-reflection.
+	// grpc.health.v1 is always served (see grpcx.Health).
+	Reflection bool
 
 	DatabaseURL      string        // postgres://user@host:port/db?sslmode=...; "" means SQLite in DataDir
 	DBMaxConns       int32         // pool size; 0 means 10
@@ -78,6 +82,7 @@ type Unit struct {
 	log       *slog.Logger
 	store     store
 	grpc      *grpc.Server
+	health    *grpcx.Health
 	grpcLn    net.Listener
 	ops       *httpx.Server
 	closeOnce sync.Once
@@ -119,6 +124,10 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *Unit, err error) {
 	}
 	u.grpc = grpcx.NewServer(deps.Log, deps.Metrics, deps.ServerInterceptors...)
 	pb.RegisterUserServiceServer(u.grpc, ports.NewGRPCServer(svc))
+	u.health = grpcx.RegisterHealth(u.grpc, u.Ready)
+	if cfg.Reflection {
+		grpcx.RegisterReflection(u.grpc)
+	}
 	if u.grpcLn, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
 		return nil, fmt.Errorf("user unit: grpc listen: %w", err)
 	}
@@ -177,7 +186,7 @@ func (u *Unit) Ready(ctx context.Context) error {
 // gracefully, cutting off calls still running after 5 s.
 func (u *Unit) Run(ctx context.Context) error {
 	u.log.InfoContext(ctx, "user unit serving", "grpc", u.GRPCAddr(), "ops", u.OpsAddr())
-	err := grpcx.Serve(ctx, u.grpc, u.grpcLn, u.ops, gracePeriod)
+	err := grpcx.Serve(ctx, u.grpc, u.health, u.grpcLn, u.ops, gracePeriod)
 	if err != nil {
 		return fmt.Errorf("user unit: %w", err)
 	}

@@ -192,16 +192,26 @@ type TableAPI interface {
 	UpdateTimeToLive(ctx context.Context, in *dynamodb.UpdateTimeToLiveInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateTimeToLiveOutput, error)
 }
 
-// EnsureTable creates table with the layout above if it does not exist,
-// waits until it is active (at most wait) and turns TTL on. Terraform owns
-// the table in AWS; this is for moto_server, LocalStack and tests.
-func EnsureTable(ctx context.Context, api TableAPI, table string, wait time.Duration) error {
-	_, err := api.CreateTable(ctx, &dynamodb.CreateTableInput{
+// TTLAttribute is the item attribute DynamoDB's TTL expires items by.
+const TTLAttribute = "expires_at"
+
+// TableInput is the table's layout (above), on-demand capacity: what
+// EnsureTable sends, and what terraform/aws/modules/dynamodb must declare
+// (terraform/tfcheck compares the two).
+func TableInput(table string) *dynamodb.CreateTableInput {
+	return &dynamodb.CreateTableInput{
 		TableName:            aws.String(table),
 		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("event_id"), AttributeType: types.ScalarAttributeTypeS}},
 		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("event_id"), KeyType: types.KeyTypeHash}},
 		BillingMode:          types.BillingModePayPerRequest,
-	})
+	}
+}
+
+// EnsureTable creates table with the layout above if it does not exist,
+// waits until it is active (at most wait) and turns TTL on. Terraform owns
+// the table in AWS; this is for moto_server, LocalStack and tests.
+func EnsureTable(ctx context.Context, api TableAPI, table string, wait time.Duration) error {
+	_, err := api.CreateTable(ctx, TableInput(table))
 	var inUse *types.ResourceInUseException
 	if err != nil && !errors.As(err, &inUse) {
 		return storeErr(err, "create table")
@@ -211,7 +221,7 @@ func EnsureTable(ctx context.Context, api TableAPI, table string, wait time.Dura
 	}
 	_, err = api.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
 		TableName:               aws.String(table),
-		TimeToLiveSpecification: &types.TimeToLiveSpecification{AttributeName: aws.String("expires_at"), Enabled: aws.Bool(true)},
+		TimeToLiveSpecification: &types.TimeToLiveSpecification{AttributeName: aws.String(TTLAttribute), Enabled: aws.Bool(true)},
 	})
 	if err != nil && !errors.As(err, new(smithy.APIError)) {
 		return storeErr(err, "enable ttl")

@@ -16,11 +16,10 @@ type TableAPI interface {
 	DescribeTable(ctx context.Context, in *dynamodb.DescribeTableInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error)
 }
 
-// CreateTable creates table with the layout of the package doc (on-demand
-// capacity) unless it exists, and waits at most wait for it to be active.
-// Terraform owns the table in AWS; the local and host envs (moto_server) and
-// the tests call this when the env says create_resources: true.
-func CreateTable(ctx context.Context, api TableAPI, table string, wait time.Duration) error {
+// TableInput is the table's layout (the package doc's), on-demand
+// capacity: what CreateTable sends, and what terraform/aws/modules/dynamodb
+// must declare (terraform/tfcheck compares the two).
+func TableInput(table string) *dynamodb.CreateTableInput {
 	s := func(name string) types.AttributeDefinition {
 		return types.AttributeDefinition{AttributeName: aws.String(name), AttributeType: types.ScalarAttributeTypeS}
 	}
@@ -31,7 +30,7 @@ func CreateTable(ctx context.Context, api TableAPI, table string, wait time.Dura
 		}
 	}
 	all := &types.Projection{ProjectionType: types.ProjectionTypeAll}
-	_, err := api.CreateTable(ctx, &dynamodb.CreateTableInput{
+	return &dynamodb.CreateTableInput{
 		TableName:            aws.String(table),
 		AttributeDefinitions: []types.AttributeDefinition{s("PK"), s("SK"), s("catalog"), s("category"), s("id")},
 		KeySchema:            key("PK", "SK"),
@@ -40,7 +39,15 @@ func CreateTable(ctx context.Context, api TableAPI, table string, wait time.Dura
 			{IndexName: aws.String(IndexByCategory), KeySchema: key("category", "id"), Projection: all},
 		},
 		BillingMode: types.BillingModePayPerRequest,
-	})
+	}
+}
+
+// CreateTable creates table with the layout of the package doc (on-demand
+// capacity) unless it exists, and waits at most wait for it to be active.
+// Terraform owns the table in AWS; the local and host envs (moto_server) and
+// the tests call this when the env says create_resources: true.
+func CreateTable(ctx context.Context, api TableAPI, table string, wait time.Duration) error {
+	_, err := api.CreateTable(ctx, TableInput(table))
 	var inUse *types.ResourceInUseException
 	if err != nil && !errors.As(err, &inUse) {
 		return storeErr(err, "create table "+table)

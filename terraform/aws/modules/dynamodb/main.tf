@@ -1,19 +1,25 @@
-# The catalog/stock table (single-table design: pk/sk, category-index for
-# listing by category) and the notification dedup table (event_id, expiring
-# through TTL on expires_at). On-demand billing: no capacity to size.
+# The catalog/stock table (single-table design on PK/SK: the layout of
+# services/product/adapters/dynamodb, which terraform/tfcheck compares with
+# this file) and the notification dedup table (event_id, expiring through
+# TTL on expires_at). On-demand billing: no capacity to size.
 resource "aws_dynamodb_table" "products" {
   name         = var.products_table_name
   billing_mode = "PAY_PER_REQUEST"
-  hash_key     = "pk"
-  range_key    = "sk"
+  hash_key     = "PK"
+  range_key    = "SK"
 
   attribute {
-    name = "pk"
+    name = "PK"
     type = "S"
   }
 
   attribute {
-    name = "sk"
+    name = "SK"
+    type = "S"
+  }
+
+  attribute {
+    name = "catalog"
     type = "S"
   }
 
@@ -22,10 +28,25 @@ resource "aws_dynamodb_table" "products" {
     type = "S"
   }
 
+  attribute {
+    name = "id"
+    type = "S"
+  }
+
+  # Listing the whole catalog by id (a sparse index: only product items
+  # carry "catalog") and one category by id: the Query calls of
+  # services/product/adapters/dynamodb.
   global_secondary_index {
-    name            = "category-index"
+    name            = "catalog"
+    hash_key        = "catalog"
+    range_key       = "id"
+    projection_type = "ALL"
+  }
+
+  global_secondary_index {
+    name            = "by_category"
     hash_key        = "category"
-    range_key       = "sk"
+    range_key       = "id"
     projection_type = "ALL"
   }
 

@@ -1,0 +1,25 @@
+package unit_test
+
+import (
+	"testing"
+
+	"github.com/shoplab/shoplab/services/platform/grpcx/healthtest"
+	"github.com/shoplab/shoplab/services/platform/parts/partstest"
+	"github.com/shoplab/shoplab/services/user"
+	"github.com/shoplab/shoplab/services/user/unit"
+)
+
+// TestHealthFollowsTheStore cuts the unit's connections to its real
+// PostgreSQL: grpc.health.v1 turns NOT_SERVING (liveness stays SERVING),
+// and SERVING again once the link is back.
+func TestHealthFollowsTheStore(t *testing.T) {
+	var link partstest.Link
+	cfg := unit.Config{GRPCAddr: "127.0.0.1:0", OpsAddr: "127.0.0.1:0", DatabaseURL: partstest.Postgres(t), Argon2: user.LightArgon2}
+	u, err := unit.New(t.Context(), cfg, unit.Deps{PGDial: link.DialContext})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	runUnit(t, u)
+	addr := u.GRPCAddr()
+	healthtest.StoreFlip(t, addr, "shoplab.v1.UserService", link.Cut, link.Restore)
+}
