@@ -33,3 +33,22 @@ bench:
 ## bench-go: the Go micro-benchmarks, for benchstat
 bench-go:
 	$(GO) test -run '^$$' -bench . -count 6 ./...
+
+## image: the one container image, every unit is `shoplab serve <unit>` in it
+## (needs a Docker engine). Name and tag scheme are argocd/'s: <semver> for
+## prod, <semver>-dev for the dev overlay (a test checks they agree).
+IMAGE ?= ghcr.io/shoplab/shoplab
+TAG ?= 0.1.0-dev
+.PHONY: image lambda-zip
+image:
+	docker build -t $(IMAGE):$(TAG) .
+
+## lambda-zip: the notification Lambda for the provided.al2023 runtime: this
+## same static binary, named bootstrap, zipped (docs/development.md).
+## amd64: terraform/aws/modules/lambda deploys it on x86_64 (a test checks).
+LAMBDA_ARCH ?= amd64
+lambda-zip:
+	mkdir -p dist/lambda
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(LAMBDA_ARCH) $(GO) build -trimpath -ldflags "-s -w" -tags lambda.norpc -o dist/lambda/bootstrap .
+	$(GO) run ./internal/cmd/lambdazip -o dist/lambda/notification.zip dist/lambda/bootstrap
+	@echo "dist/lambda/notification.zip: runtime provided.al2023, architecture $(LAMBDA_ARCH), handler bootstrap"

@@ -40,6 +40,7 @@ func commands() map[string]command {
 		"doctor":    {"check this machine for what an env needs: doctor [--env local|host|compose]", runDoctor},
 		"deps":      {"run the env file's real parts on this machine: deps up|status|down [--env host] [--print-env]", runDeps},
 		"calibrate": {"measure CPU and memory per request of each unit: calibrate [--out profiles/local.json]", runCalibrate},
+		"probe":     {"the container healthcheck: probe [--url http://127.0.0.1:8081/readyz] exits 0 on a 2xx answer", runProbe},
 
 		"terraform": {"write envs/aws-<env>.yaml addresses from terraform output: terraform env --tf-output FILE --env dev|prod", runTerraform},
 	}

@@ -38,6 +38,7 @@ func runRun(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	pgPassword, _ := e.lookup("PGPASSWORD")
+	dockerHost, _ := e.lookup("DOCKER_HOST") // the compose env's process faults
 	if fs.NArg() == 0 {
 		return usageError("usage: shoplab run <scenario.yaml>... [--out DIR] [--seed N] [--short] [--check-expect]")
 	}
@@ -48,6 +49,10 @@ func runRun(ctx context.Context, e env, args []string) error {
 		if err != nil {
 			return &exitError{code: 2, err: err}
 		}
+		// Refused up front, before any run starts: a batch is all or nothing.
+		if err := scenario.CheckEnv(s, path, env, *target); err != nil {
+			return &exitError{code: 2, err: err}
+		}
 		scenarios = append(scenarios, s)
 	}
 	if *out != "" && len(scenarios) > 1 {
@@ -55,7 +60,7 @@ func runRun(ctx context.Context, e env, args []string) error {
 	}
 	var failed []string
 	for i, s := range scenarios {
-		o := scenario.Options{File: paths[i], Short: *short, Progress: e.stdout, TTY: isTerminal(e.stdout), Target: *target, Env: env, PGPassword: pgPassword}
+		o := scenario.Options{File: paths[i], Short: *short, Progress: e.stdout, TTY: isTerminal(e.stdout), Target: *target, Env: env, PGPassword: pgPassword, DockerHost: dockerHost}
 		if *seed >= 0 {
 			v := uint64(*seed)
 			o.Seed = &v

@@ -51,7 +51,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 	fs.StringVar(&f.httpAddr, "http-addr", ":8080", "REST listen address (gateway)")
 	fs.StringVar(&f.opsAddr, "ops-addr", ":8081", "ops listen address: /healthz /readyz /metrics")
 	fs.StringVar(&f.dataDir, "data-dir", "/tmp/shoplab", "directory of the unit's SQLite database")
-	fs.StringVar(&f.databaseURL, "database-url", "", "relational store URL; empty or sqlite: means SQLite in -data-dir")
+	fs.StringVar(&f.databaseURL, "database-url", "", "relational store of user, order and payment: postgres://user@host:port/db?sslmode=...; empty means SQLite in -data-dir")
 	fs.StringVar(&f.kafkaBrokers, "kafka-brokers", "localhost:9092", "comma-separated Kafka bootstrap brokers")
 	fs.StringVar(&f.userAddr, "user-addr", "user:9090", "gRPC address of the user unit")
 	fs.StringVar(&f.productAddr, "product-addr", "product:9090", "gRPC address of the product unit")
@@ -74,8 +74,8 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if err := config.Parse(fs, args[1:], e.lookup); err != nil {
 		return usageError("%v", err)
 	}
-	if f.databaseURL != "" && !strings.HasPrefix(f.databaseURL, "sqlite:") {
-		return usageError("-database-url %q: only SQLite is implemented so far (PostgreSQL adapters are planned for the host env)", redact(f.databaseURL))
+	if err := checkDatabaseURL(name, f.databaseURL); err != nil {
+		return err
 	}
 	log := logx.New(e.stderr, f.logLevel).With("unit", name, "env", f.env)
 	reg := metrics.New(name, true)
@@ -98,17 +98,17 @@ func buildServed(ctx context.Context, name string, f serveFlags, log *slog.Logge
 	brokers := splitList(f.kafkaBrokers)
 	switch name {
 	case "user":
-		return userunit.New(ctx, userunit.Config{GRPCAddr: f.grpcAddr, OpsAddr: f.opsAddr, DataDir: f.dataDir, Argon2: user.DefaultArgon2, Reflection: f.grpcReflection},
+		return userunit.New(ctx, userunit.Config{GRPCAddr: f.grpcAddr, OpsAddr: f.opsAddr, DataDir: f.dataDir, DatabaseURL: f.databaseURL, Argon2: user.DefaultArgon2, Reflection: f.grpcReflection},
 			userunit.Deps{Log: log, Metrics: reg})
 	case "product":
 		return productunit.New(ctx, productunit.Config{GRPCAddr: f.grpcAddr, OpsAddr: f.opsAddr, DataDir: f.dataDir, CatalogSeed: f.catalogSeed, Reflection: f.grpcReflection,
 			DynamoDBTable: f.dynamoDBTable, AWSEndpoint: f.awsEndpoint, AWSRegion: f.awsRegion, CreateTable: f.createResources},
 			productunit.Deps{Log: log, Metrics: reg})
 	case "payment":
-		return paymentunit.New(ctx, paymentunit.Config{GRPCAddr: f.grpcAddr, OpsAddr: f.opsAddr, DataDir: f.dataDir, ProcessorLatency: f.processorLatency, Reflection: f.grpcReflection},
+		return paymentunit.New(ctx, paymentunit.Config{GRPCAddr: f.grpcAddr, OpsAddr: f.opsAddr, DataDir: f.dataDir, DatabaseURL: f.databaseURL, ProcessorLatency: f.processorLatency, Reflection: f.grpcReflection},
 			paymentunit.Deps{Log: log, Metrics: reg})
 	case "order":
-		return orderunit.New(ctx, orderunit.Config{GRPCAddr: f.grpcAddr, OpsAddr: f.opsAddr, DataDir: f.dataDir,
+		return orderunit.New(ctx, orderunit.Config{GRPCAddr: f.grpcAddr, OpsAddr: f.opsAddr, DataDir: f.dataDir, DatabaseURL: f.databaseURL,
 			UserAddr: f.userAddr, ProductAddr: f.productAddr, PaymentAddr: f.paymentAddr, KafkaBrokers: brokers, Reflection: f.grpcReflection},
 			orderunit.Deps{Log: log, Metrics: reg, ClientInterceptors: map[string][]grpc.UnaryClientInterceptor{}})
 	case "gateway":
@@ -120,6 +120,20 @@ func buildServed(ctx context.Context, name string, f serveFlags, log *slog.Logge
 			gatewayunit.Deps{Log: log, Metrics: reg})
 	}
 	return buildServedMore(ctx, name, f, log, reg, brokers)
+}
+
+// checkDatabaseURL: -database-url is PostgreSQL, and only for the units
+// with a relational store (the compose stack and Kubernetes set it per unit).
+func checkDatabaseURL(unit, u string) error {
+	switch {
+	case u == "":
+		return nil
+	case unit != "user" && unit != "order" && unit != "payment":
+		return usageError("-database-url: %s has no relational store (only user, order and payment take one)", unit)
+	case !strings.HasPrefix(u, "postgres://") && !strings.HasPrefix(u, "postgresql://"):
+		return usageError("-database-url %q: want postgres://user@host:port/db?sslmode=... (empty means SQLite in -data-dir)", redact(u))
+	}
+	return nil
 }
 
 func splitList(s string) []string {

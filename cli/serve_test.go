@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/shoplab/shoplab/services/platform/parts/partstest"
 )
 
 func freeAddr(t *testing.T) string {
@@ -74,11 +76,61 @@ func TestServeRefusesBadInput(t *testing.T) {
 		{"shoplab", "serve"},
 		{"shoplab", "serve", "warehouse"},
 		{"shoplab", "serve", "gateway", "--jwt-key", "short"},
-		{"shoplab", "serve", "order", "--database-url", "postgres://u:p@db/orders"},
+		{"shoplab", "serve", "order", "--database-url", "mysql://u:p@db/orders"},
+		{"shoplab", "serve", "product", "--database-url", "postgres://u@db/orders"},
 	} {
 		err := run(context.Background(), e, args)
 		if code, ok := ExitCode(err); !ok || code != 2 {
 			t.Errorf("%v: err %v, want a usage error (exit 2)", args, err)
 		}
+	}
+}
+
+// TestServeUserOnPostgres runs `shoplab serve user` as the compose stack
+// does, with SHOPLAB_DATABASE_URL pointing at PostgreSQL, and waits for
+// /readyz (the unit migrates its database first).
+func TestServeUserOnPostgres(t *testing.T) {
+	dsn := partstest.Postgres(t)
+	grpcAddr, opsAddr := freeAddr(t), freeAddr(t)
+	var out bytes.Buffer
+	e := env{stdout: &out, stderr: &out, lookup: func(k string) (string, bool) {
+		if k == "SHOPLAB_DATABASE_URL" {
+			return dsn, true
+		}
+		return "", false
+	}}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, e, []string{"shoplab", "serve", "user", "--grpc-addr", grpcAddr, "--ops-addr", opsAddr, "--data-dir", "", "--log-level", "error"})
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get("http://" + opsAddr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("serve exited early: %v\n%s", err, out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("user on PostgreSQL never became ready\n%s", out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve returned %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("serve did not stop after cancellation")
 	}
 }

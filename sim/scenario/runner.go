@@ -49,6 +49,12 @@ type Options struct {
 	// local env); PGPassword is its PostgreSQL password, if any.
 	Env        *envs.Env
 	PGPassword string
+	// Stack is a running stack of unit processes to drive from the
+	// outside; nil with an Env whose faults are an external toxiproxy (the
+	// compose env) means ComposeStack.
+	Stack *Stack
+	// DockerHost overrides ComposeStack's Docker API (DOCKER_HOST).
+	DockerHost string
 	Now        func() time.Time
 }
 
@@ -120,11 +126,36 @@ func (r *runState) run(ctx context.Context, seed uint64) error {
 	if unitLog == nil {
 		unitLog = io.Discard
 	}
+	if err := CheckEnv(s, r.o.File, r.o.Env, r.o.Target); err != nil {
+		return err
+	}
 	var (
 		tg  target
 		err error
 	)
-	if r.o.Target != "" {
+	stack := r.o.Stack
+	if stack == nil && r.o.Target == "" && r.o.Env != nil && r.o.Env.Faults == "toxiproxy" {
+		st := ComposeStack
+		st.Window = r.o.Env.Analytics.Window.Std()
+		if r.o.DockerHost != "" {
+			st.Docker = r.o.DockerHost
+		}
+		stack = &st
+	}
+	if stack != nil && r.o.Target == "" {
+		if err := checkStackFaults(s, r.o.File, "stack"); err != nil {
+			return err
+		}
+	}
+	if stack != nil && r.o.Target == "" {
+		// A running stack keeps its own settings: the window is its own.
+		st := *stack
+		if st.Window == 0 {
+			st.Window = time.Minute
+		}
+		r.printf("• %s: driving the stack whose gateway is %s\n", s.Name, st.Gateway)
+		tg, err = connectStack(ctx, st, s)
+	} else if r.o.Target != "" {
 		// A running env keeps its own settings; the scenario's env block
 		// cannot change them, so the window to wait for is the file's or
 		// the platform default.

@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -258,6 +259,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *Unit, err error) {
 		return nil, err
 	}
 	mux := httpx.OpsMux(deps.Metrics, u.Ready)
+	mux.HandleFunc("GET /ops/v1/mailbox", u.serveMailbox)
 	u.ops, err = httpx.Listen(cfg.OpsAddr, httpx.Observe(deps.Metrics, route, mux))
 	if err != nil {
 		return nil, errs.Wrap(errs.Unavailable, err, "listen on ops address %q", cfg.OpsAddr)
@@ -309,6 +311,28 @@ func (u *Unit) sesMailer(ctx context.Context, cfg Config, deps Deps, awsCfg aws.
 		failures: deps.Metrics.Counter("shoplab_notification_sent_log_failures_total",
 			"Emails SES accepted that the sent log (the ops mailbox) failed to record."),
 	}, nil
+}
+
+// serveMailbox is GET /ops/v1/mailbox?limit=N on the unit's own ops port:
+// the sent log, newest first, as {"items": [...]} (the shape `shoplab up`'s
+// ops API serves), so a unit running alone in a container can be
+// reconciled too.
+func (u *Unit) serveMailbox(w http.ResponseWriter, r *http.Request) {
+	limit := 100
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			httpx.WriteError(w, r, u.log, errs.InvalidField("limit", "must be a positive integer, got %q", v))
+			return
+		}
+		limit = min(n, mailbox.MaxListLimit)
+	}
+	items, err := u.mailbox.List(r.Context(), limit)
+	if err != nil {
+		httpx.WriteError(w, r, u.log, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"items": items})
 }
 
 // route labels ops requests by the mux pattern without its method (Observe

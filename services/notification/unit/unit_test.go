@@ -114,7 +114,18 @@ func TestUnitEmailsAnOrderAndServesOps(t *testing.T) {
 		t.Fatalf("email = %+v", m)
 	}
 	eventually(t, 10*time.Second, "lag 0", func() (bool, string) { return u.Lag() == 0, "" })
-	code, body := get(t, ops+"/metrics")
+	// The sent log on the unit's own ops port, as `shoplab up` serves it.
+	code, body := get(t, ops+"/ops/v1/mailbox?limit=1000000")
+	var mb struct {
+		Items []mailbox.Message `json:"items"`
+	}
+	if err := json.Unmarshal([]byte(body), &mb); code != http.StatusOK || err != nil || len(mb.Items) != 1 || mb.Items[0].OrderID != m.OrderID || mb.Items[0].To != m.To {
+		t.Errorf("GET /ops/v1/mailbox = %d %s (%v), want the one email", code, body, err)
+	}
+	if code, _ := get(t, ops+"/ops/v1/mailbox?limit=x"); code != http.StatusBadRequest {
+		t.Errorf("GET /ops/v1/mailbox?limit=x = %d, want 400", code)
+	}
+	code, body = get(t, ops+"/metrics")
 	for _, want := range []string{
 		`shoplab_notification_emails_sent_total{unit="notification"} 1`,
 		`shoplab_notification_records_consumed_total{unit="notification"} 2`,

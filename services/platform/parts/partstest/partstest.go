@@ -12,7 +12,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/url"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -34,10 +33,7 @@ const AWSRegion = "us-east-1"
 // the test ends.
 func Postgres(tb testing.TB) string {
 	tb.Helper()
-	admin := os.Getenv(EnvPostgresDSN)
-	if admin == "" {
-		tb.Skipf("no PostgreSQL: set %s (`shoplab deps up` prints it) or run where a Docker engine is healthy", EnvPostgresDSN)
-	}
+	admin := fromEnvOrContainer(tb, EnvPostgresDSN, "PostgreSQL", &pgC, startPostgres)
 	name := "t_" + UniqueName("")
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
@@ -74,22 +70,14 @@ func Postgres(tb testing.TB) string {
 // their tables, buckets and senders with UniqueName so they never meet.
 func AWSEndpoint(tb testing.TB) string {
 	tb.Helper()
-	ep := os.Getenv(EnvAWSEndpoint)
-	if ep == "" {
-		tb.Skipf("no AWS API emulator: set %s (`shoplab deps up` prints it)", EnvAWSEndpoint)
-	}
-	return ep
+	return fromEnvOrContainer(tb, EnvAWSEndpoint, "AWS API emulator", &motoC, startMoto)
 }
 
 // KafkaBrokers returns the bootstrap brokers of a real Kafka. Tests create
 // their own topics named with UniqueName.
 func KafkaBrokers(tb testing.TB) []string {
 	tb.Helper()
-	v := os.Getenv(EnvKafka)
-	if v == "" {
-		tb.Skipf("no Kafka broker: set %s (`shoplab deps up` prints it)", EnvKafka)
-	}
-	return strings.Split(v, ",")
+	return strings.Split(fromEnvOrContainer(tb, EnvKafka, "Kafka broker", &kafkaC, startKafka), ",")
 }
 
 // UniqueName returns prefix followed by 12 random hex digits.
