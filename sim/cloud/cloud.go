@@ -71,6 +71,11 @@ type Config struct {
 	// PGPassword is the PostgreSQL password (the CLI reads PGPASSWORD);
 	// never in an env file.
 	PGPassword string
+	// RunID, when set, gives this env its own databases, tables, bucket
+	// and consumer groups on shared real parts, named from the env's with
+	// the id as suffix, created at start and dropped at Close (see
+	// runscope.go). Empty uses the env's names as they are (shoplab up).
+	RunID string
 
 	// Wiring lets the chaos engine put proxies on edges and install
 	// interceptors and driver hooks; nil wires everything directly.
@@ -147,6 +152,7 @@ type Cloud struct {
 	kafkaAddrs  []string     // bootstrap brokers
 	kafkaRoutes []kafkaRoute // one per broker, for the per-unit edges
 	groupSuffix string       // appended to consumer groups on a shared real broker
+	scope       *runScope    // what a scoped run (Config.RunID) drops at Close
 	s3          *httptest.Server
 	bucket      string
 
@@ -209,6 +215,11 @@ func New(ctx context.Context, cfg Config) (_ *Cloud, err error) {
 	}
 	if cfg.Chaos != nil {
 		cfg.Chaos.SetProcesses(c)
+	}
+	if cfg.RunID != "" && cfg.Env != nil && !cfg.Env.IsLocal() {
+		if c.cfg.Env, c.scope, err = scopeEnv(cfg.Env, cfg.RunID); err != nil {
+			return nil, err
+		}
 	}
 	if err = c.startParts(ctx); err != nil {
 		return nil, err
@@ -626,8 +637,12 @@ func (c *Cloud) Close() error {
 	if c.s3 != nil {
 		c.s3.Close()
 	}
-	if c.ownDir && c.dataDir != "" {
-		return os.RemoveAll(c.dataDir)
+	var problems []error
+	if err := c.dropRunScope(context.Background()); err != nil {
+		problems = append(problems, err)
 	}
-	return nil
+	if c.ownDir && c.dataDir != "" {
+		problems = append(problems, os.RemoveAll(c.dataDir))
+	}
+	return errors.Join(problems...)
 }

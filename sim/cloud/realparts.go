@@ -231,6 +231,9 @@ func (c *Cloud) startRealKafka(ctx context.Context) error {
 		var b [4]byte
 		_, _ = rand.Read(b[:])
 		c.groupSuffix = "-" + hex.EncodeToString(b[:])
+		if c.cfg.RunID != "" {
+			c.groupSuffix = "-" + c.cfg.RunID
+		}
 		for _, g := range []string{Notification, Analytics} {
 			if err := commitAtEnd(ctx, client, admin, g+c.groupSuffix, e.Kafka.Topics.Orders.Name); err != nil {
 				return fmt.Errorf("kafka: start group %s at the end of %s: %w", g+c.groupSuffix, e.Kafka.Topics.Orders.Name, err)
