@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/shoplab/shoplab/envs"
+	"github.com/shoplab/shoplab/sim/cloud"
 	"github.com/shoplab/shoplab/sim/load"
 	"github.com/shoplab/shoplab/sim/reconcile"
 	"github.com/shoplab/shoplab/sim/scenario/journal"
@@ -49,7 +50,10 @@ type Options struct {
 	// local env); PGPassword is its PostgreSQL password, if any.
 	Env        *envs.Env
 	PGPassword string
-	Now        func() time.Time
+	// Parts stops and starts the env's real parts for kill/restart faults
+	// on postgres or kafka; nil refuses them.
+	Parts cloud.PartControl
+	Now   func() time.Time
 }
 
 // runState is one run in progress.
@@ -140,7 +144,7 @@ func (r *runState) run(ctx context.Context, seed uint64) error {
 			where = "the " + r.o.Env.Name + " env"
 		}
 		r.printf("• %s: starting %s\n", s.Name, where)
-		tg, err = startLocal(ctx, s, seed, unitLog, r.o.Env, r.o.PGPassword)
+		tg, err = startLocal(ctx, s, seed, unitLog, r.o.Env, r.o.PGPassword, r.o.Parts)
 	}
 	if err != nil {
 		return err

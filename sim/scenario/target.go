@@ -44,7 +44,7 @@ type localTarget struct {
 	done   chan error
 }
 
-func startLocal(ctx context.Context, s *spec.Scenario, seed uint64, unitLog io.Writer, env *envs.Env, pgPassword string) (*localTarget, error) {
+func startLocal(ctx context.Context, s *spec.Scenario, seed uint64, unitLog io.Writer, env *envs.Env, pgPassword string, parts cloud.PartControl) (*localTarget, error) {
 	log := logx.New(unitLog, "info")
 	window := s.Env.AnalyticsWindow.Std()
 	if window == 0 {
@@ -58,7 +58,7 @@ func startLocal(ctx context.Context, s *spec.Scenario, seed uint64, unitLog io.W
 	c, err := cloud.New(envCtx, cloud.Config{
 		Chaos: engine, Log: log, AnalyticsWindow: window,
 		ProcessorLatency: s.Env.ProcessorLatency.Std(), CatalogSeed: s.Env.CatalogSeed, RecoveryGrace: s.Env.RecoveryGrace.Std(),
-		Env: env, PGPassword: pgPassword, RunID: runID(env),
+		Env: env, PGPassword: pgPassword, RunID: runID(env), Parts: parts,
 	})
 	if err != nil {
 		stop()

@@ -267,6 +267,9 @@ func (s *Scenario) validateFaults(ps *problems, total time.Duration) {
 		if known {
 			validateTarget(ps, path+".target", f)
 		}
+		if (f.Type == chaos.Kill || f.Type == chaos.Restart) && slices.Contains(Parts, f.Target) && (len(s.Envs) == 0 || slices.Contains(s.Envs, "local")) {
+			ps.add(path+".target", "%s is a real part, which only an env that runs it on this machine has: list envs: [host]", f.Target)
+		}
 		switch {
 		case f.At < 0:
 			ps.add(path+".at", "must not be negative")
