@@ -82,6 +82,10 @@ func Run(ctx context.Context, s *spec.Scenario, o Options) (*journal.Journal, er
 	if o.Short {
 		s = s.Scale(ShortFactor)
 	}
+	rateFactor := 1.0
+	if o.Env != nil && o.Target == "" {
+		s, rateFactor = s.CapRate(o.Env.ScenarioMaxRate)
+	}
 	seed := s.Seed
 	if o.Seed != nil {
 		seed = *o.Seed
@@ -92,6 +96,10 @@ func Run(ctx context.Context, s *spec.Scenario, o Options) (*journal.Journal, er
 		ScaleFactor: s.ScaleFactor(), Expected: string(s.ExpectedVerdict()), StartedAt: started.UTC(),
 		LoadSeconds: seconds(s.TotalDuration()), PhaseStat: map[string]load.Stats{},
 		Probes: []journal.ProbeResult{}, Recovery: []journal.RecoveryResult{}, Invariants: []journal.Invariant{}, Faults: []journal.FaultRecord{},
+	}
+	if rateFactor < 1 {
+		j.RateFactor = rateFactor
+		fmt.Fprintf(o.Progress, "• %s: rates and throughput bounds ×%.3g: the %s env serves at most %g iterations/s (scenario_max_rate)\n", s.Name, rateFactor, o.Env.Name, o.Env.ScenarioMaxRate)
 	}
 	r := &runState{s: s, o: o, j: j, active: map[string]bool{}}
 	err := r.run(ctx, seed)
