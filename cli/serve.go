@@ -44,7 +44,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 	fs := flag.NewFlagSet("shoplab serve "+name, flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	var f serveFlags
-	fs.StringVar(&f.env, "env", "local", "environment name, for logs (local, host, compose, aws-dev, aws-prod)")
+	fs.StringVar(&f.env, "env", "local", "where the unit's parts are: local (embedded defaults), host (`shoplab deps up`), another envs/ name or an env file; fills every flag not given")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.grpcAddr, "grpc-addr", ":9090", "gRPC listen address")
 	fs.StringVar(&f.httpAddr, "http-addr", ":8080", "REST listen address (gateway)")
@@ -72,8 +72,20 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if err := config.Parse(fs, args[1:], e.lookup); err != nil {
 		return usageError("%v", err)
 	}
-	if f.databaseURL != "" && !strings.HasPrefix(f.databaseURL, "sqlite:") {
-		return usageError("-database-url %q: only SQLite is implemented so far (PostgreSQL adapters are planned for the host env)", redact(f.databaseURL))
+	pgPassword, _ := e.lookup("PGPASSWORD")
+	senv, err := applyServeEnv(name, fs, &f, pgPassword)
+	if err != nil {
+		return err
+	}
+	if senv != nil {
+		if err := prepareServeEnv(ctx, name, senv, pgPassword); err != nil {
+			return err
+		}
+	}
+	if strings.HasPrefix(f.databaseURL, "sqlite:") {
+		f.databaseURL = "" // SQLite in -data-dir
+	} else if f.databaseURL != "" && !strings.HasPrefix(f.databaseURL, "postgres://") && !strings.HasPrefix(f.databaseURL, "postgresql://") {
+		return usageError("-database-url %q: want postgres://... or sqlite:", redact(f.databaseURL))
 	}
 	log := logx.New(e.stderr, f.logLevel).With("unit", name, "env", f.env)
 	reg := metrics.New(name, true)
@@ -96,17 +108,17 @@ func buildServed(ctx context.Context, name string, f serveFlags, log *slog.Logge
 	brokers := splitList(f.kafkaBrokers)
 	switch name {
 	case "user":
-		return userunit.New(ctx, userunit.Config{GRPCAddr: f.grpcAddr, OpsAddr: f.opsAddr, DataDir: f.dataDir, Argon2: user.DefaultArgon2},
+		return userunit.New(ctx, userunit.Config{GRPCAddr: f.grpcAddr, OpsAddr: f.opsAddr, DataDir: f.dataDir, Argon2: user.DefaultArgon2, DatabaseURL: f.databaseURL},
 			userunit.Deps{Log: log, Metrics: reg})
 	case "product":
 		return productunit.New(ctx, productunit.Config{GRPCAddr: f.grpcAddr, OpsAddr: f.opsAddr, DataDir: f.dataDir, CatalogSeed: f.catalogSeed,
 			DynamoDBTable: f.dynamoDBTable, AWSEndpoint: f.awsEndpoint, AWSRegion: f.awsRegion, CreateTable: f.createResources},
 			productunit.Deps{Log: log, Metrics: reg})
 	case "payment":
-		return paymentunit.New(ctx, paymentunit.Config{GRPCAddr: f.grpcAddr, OpsAddr: f.opsAddr, DataDir: f.dataDir, ProcessorLatency: f.processorLatency},
+		return paymentunit.New(ctx, paymentunit.Config{GRPCAddr: f.grpcAddr, OpsAddr: f.opsAddr, DataDir: f.dataDir, ProcessorLatency: f.processorLatency, DatabaseURL: f.databaseURL},
 			paymentunit.Deps{Log: log, Metrics: reg})
 	case "order":
-		return orderunit.New(ctx, orderunit.Config{GRPCAddr: f.grpcAddr, OpsAddr: f.opsAddr, DataDir: f.dataDir,
+		return orderunit.New(ctx, orderunit.Config{GRPCAddr: f.grpcAddr, OpsAddr: f.opsAddr, DataDir: f.dataDir, DatabaseURL: f.databaseURL,
 			UserAddr: f.userAddr, ProductAddr: f.productAddr, PaymentAddr: f.paymentAddr, KafkaBrokers: brokers},
 			orderunit.Deps{Log: log, Metrics: reg, ClientInterceptors: map[string][]grpc.UnaryClientInterceptor{}})
 	case "gateway":

@@ -74,7 +74,8 @@ func TestServeRefusesBadInput(t *testing.T) {
 		{"shoplab", "serve"},
 		{"shoplab", "serve", "warehouse"},
 		{"shoplab", "serve", "gateway", "--jwt-key", "short"},
-		{"shoplab", "serve", "order", "--database-url", "postgres://u:p@db/orders"},
+		{"shoplab", "serve", "order", "--database-url", "mysql://u:p@db/orders"},
+		{"shoplab", "serve", "user", "--env", "no-such-env"},
 	} {
 		err := run(context.Background(), e, args)
 		if code, ok := ExitCode(err); !ok || code != 2 {
