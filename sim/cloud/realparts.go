@@ -224,7 +224,7 @@ func (c *Cloud) startRealKafka(ctx context.Context) error {
 			c.kafkaRoutes[0].addrs = append(c.kafkaRoutes[0].addrs, bs)
 		}
 	}
-	if c.ownDir {
+	if c.ownDir || c.cfg.RunID != "" {
 		// A fresh env gets fresh consumer groups that start at the end of
 		// the shared topics: what earlier runs left there is not this
 		// run's, and would count as emails and sales for unknown orders.
