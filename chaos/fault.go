@@ -55,6 +55,13 @@ const (
 // faults. They mirror sim/cloud's list, which this package does not import.
 var Units = []string{"user", "product", "payment", "order", "notification", "analytics", "gateway"}
 
+// Parts are the real parts that kill and restart may also target, on an env
+// whose parts this machine runs (shoplab deps): the process is stopped and
+// started again by whoever owns it (Processes decides). moto is not one:
+// its state lives in memory, so restarting it would lose data rather than
+// fail over.
+var Parts = []string{"postgres", "kafka"}
+
 // grpcUnits serve gRPC, so a grpc_error fault may target them server-side.
 var grpcUnits = []string{"user", "product", "payment", "order"}
 
@@ -263,8 +270,8 @@ var registry = func() map[string]*typeSpec {
 		{name: LimitData, class: classToxic, target: targetEdge, toxic: "limit_data", doc: "close connections after some bytes",
 			attrs: []attrSpec{{name: "bytes", kind: kindInt, required: true, doc: "bytes passed before the close"}}},
 		{name: Down, class: classDown, target: targetEdge, doc: "stop the edge's proxy: new connections are refused, open ones closed"},
-		{name: Kill, class: classKill, target: targetProcess, doc: "stop a unit until the fault ends, then start it again"},
-		{name: Restart, class: classRestart, target: targetProcess, doc: "stop a unit and start it again at once (no duration; not listed as active)"},
+		{name: Kill, class: classKill, target: targetProcess, doc: "stop a unit (or a real part: postgres, kafka) until the fault ends, then start it again"},
+		{name: Restart, class: classRestart, target: targetProcess, doc: "stop a unit (or a real part: postgres, kafka) and start it again at once (no duration; not listed as active)"},
 		{name: Pause, class: classPause, target: targetPauseable, doc: "freeze every edge into and out of a unit (an in-process stand-in for SIGSTOP)"},
 		{name: StorageLatency, class: classStorage, target: targetStore, doc: "delay a unit's SQL operations",
 			attrs: []attrSpec{
@@ -460,6 +467,10 @@ func (pl *plan) parseTarget() error {
 	default:
 		if isEdge {
 			return errs.InvalidField("target", "%s acts on a unit, not the edge %q", pl.spec.name, t)
+		}
+		if pl.spec.target == targetProcess && contains(Parts, t) {
+			pl.unit = t
+			return nil
 		}
 		if !contains(Units, t) {
 			return errs.InvalidField("target", "unknown unit %q (units: %s)", t, strings.Join(Units, ", "))

@@ -23,11 +23,12 @@ func runBench(ctx context.Context, e env, args []string) error {
 	d := fs.Duration("duration", 0, "time per load figure (default 10s, 2s with --short)")
 	out := fs.String("out", "", "JSON report path (default shoplab-runs/bench-<timestamp>.json)")
 	wrk := fs.String("wrk", "", "path of wrk (default: looked up on PATH; without it the bench's own closed loop stands in and the generator row has no baseline)")
+	benchEnv := fs.String("env", "", "also measure the orders closed loop on this env's real parts (host, or an env file), next to local")
 	bin := fs.String("binary", "", "the shoplab binary whose `up` is measured (default: this one); an older build gives a before/after comparison")
 	if err := config.Parse(fs, args, e.lookup); err != nil {
 		return usageError("%v", err)
 	}
-	rep, err := bench.Run(ctx, bench.Options{Binary: *bin, Short: *short, Duration: *d, Wrk: *wrk, Progress: e.stdout})
+	rep, err := bench.Run(ctx, bench.Options{Binary: *bin, Short: *short, Duration: *d, Wrk: *wrk, Env: *benchEnv, Progress: e.stdout})
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}

@@ -30,6 +30,7 @@ func runRun(ctx context.Context, e env, args []string) error {
 	bundleRun := fs.Bool("bundle", false, "also pack each run dir into <dir>.tar.gz (journal, report, junit, unit logs, metrics, the scenario file, the binary's version) for another machine or `shoplab diff`")
 	target := fs.String("target", "", "ops API URL of an env already running (e.g. http://127.0.0.1:8090 for `shoplab up`); default: start the local env for each run")
 	envName := fs.String("env", "local", "where the parts run: local (embedded), host (`shoplab deps up`), or an env file's path")
+	depsStateDir := fs.String("deps-state-dir", "", "state dir of `shoplab deps up`, whose postgres and kafka a scenario's kill/restart faults stop and start (default: deps' default)")
 	if err := config.Parse(fs, args, e.lookup); err != nil {
 		return usageError("%v", err)
 	}
@@ -55,12 +56,22 @@ func runRun(ctx context.Context, e env, args []string) error {
 		}
 		scenarios = append(scenarios, s)
 	}
+	partCtl, err := runPartControl(e, *envName, *depsStateDir, env, scenarios)
+	if err != nil {
+		return err
+	}
 	if *out != "" && len(scenarios) > 1 {
 		return usageError("--out takes one scenario; without it each run gets its own directory under shoplab-runs/")
 	}
 	var failed []string
+	skipped := 0
 	for i, s := range scenarios {
-		o := scenario.Options{File: paths[i], Short: *short, Progress: e.stdout, TTY: isTerminal(e.stdout), Target: *target, Env: env, PGPassword: pgPassword, DockerHost: dockerHost}
+		if !s.SupportsEnv(envLabel(env)) {
+			fmt.Fprintf(e.stdout, "• %s: skipped: it makes sense on %v, not %s (its envs list)\n", s.Name, s.Envs, envLabel(env))
+			skipped++
+			continue
+		}
+		o := scenario.Options{File: paths[i], Short: *short, Progress: e.stdout, TTY: isTerminal(e.stdout), Target: *target, Env: env, PGPassword: pgPassword, Parts: partCtl, DockerHost: dockerHost}
 		if *seed >= 0 {
 			v := uint64(*seed)
 			o.Seed = &v
@@ -104,7 +115,7 @@ func runRun(ctx context.Context, e env, args []string) error {
 		}
 	}
 	if len(scenarios) > 1 {
-		fmt.Fprintf(e.stdout, "\n%d scenario(s), %d as expected, %d not\n", len(scenarios), len(scenarios)-len(failed), len(failed))
+		fmt.Fprintf(e.stdout, "\n%d scenario(s), %d as expected, %d not, %d skipped (not for this env)\n", len(scenarios), len(scenarios)-len(failed)-skipped, len(failed), skipped)
 	}
 	if len(failed) > 0 {
 		what := "failed"

@@ -45,7 +45,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 	fs := e.bridge(flag.NewFlagSet("shoplab serve "+name, flag.ContinueOnError))
 	fs.SetOutput(e.stderr)
 	var f serveFlags
-	fs.StringVar(&f.env, "env", "local", "environment name, for logs (local, host, compose, aws-dev, aws-prod)")
+	fs.StringVar(&f.env, "env", "local", "where the unit's parts are: local (embedded defaults), host (`shoplab deps up`), another envs/ name or an env file; fills every flag not given")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.grpcAddr, "grpc-addr", ":9090", "gRPC listen address")
 	fs.StringVar(&f.httpAddr, "http-addr", ":8080", "REST listen address (gateway)")
@@ -73,6 +73,19 @@ func runServe(ctx context.Context, e env, args []string) error {
 	fs.BoolVar(&f.createResources, "create-resources", false, "create the DynamoDB tables and verify the SES sender if missing (emulators)")
 	if err := config.Parse(fs, args[1:], e.lookup); err != nil {
 		return usageError("%v", err)
+	}
+	pgPassword, _ := e.lookup("PGPASSWORD")
+	senv, err := applyServeEnv(name, fs, &f, pgPassword)
+	if err != nil {
+		return err
+	}
+	if senv != nil {
+		if err := prepareServeEnv(ctx, name, senv, pgPassword); err != nil {
+			return err
+		}
+	}
+	if strings.HasPrefix(f.databaseURL, "sqlite:") {
+		f.databaseURL = "" // SQLite in -data-dir
 	}
 	if err := checkDatabaseURL(name, f.databaseURL); err != nil {
 		return err

@@ -78,6 +78,7 @@ func TestServeRefusesBadInput(t *testing.T) {
 		{"shoplab", "serve", "gateway", "--jwt-key", "short"},
 		{"shoplab", "serve", "order", "--database-url", "mysql://u:p@db/orders"},
 		{"shoplab", "serve", "product", "--database-url", "postgres://u@db/orders"},
+		{"shoplab", "serve", "user", "--env", "no-such-env"},
 	} {
 		err := run(context.Background(), e, args)
 		if code, ok := ExitCode(err); !ok || code != 2 {

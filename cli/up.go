@@ -25,6 +25,7 @@ type upFlags struct {
 	seed        int64
 	env         string
 	reflection  bool
+	runID       string
 }
 
 func (f *upFlags) register(fs *flag.FlagSet, gateway, ops string, window time.Duration) {
@@ -38,6 +39,7 @@ func (f *upFlags) register(fs *flag.FlagSet, gateway, ops string, window time.Du
 	fs.Int64Var(&f.seed, "seed", 1, "seed of the chaos engine's fault decisions")
 	fs.BoolVar(&f.reflection, "grpc-reflection", true, "serve gRPC server reflection on the user, product, order and payment units (grpcurl list); --grpc-reflection=false turns it off")
 	fs.StringVar(&f.env, "env", "local", "where the parts run: local (embedded), host (`shoplab deps up`), or an env file's path")
+	fs.StringVar(&f.runID, "run-id", "", "on a non-local env: own databases, tables, bucket and consumer groups, the env's names suffixed with this id (1-16 of a-z0-9), dropped on exit")
 }
 
 // loadEnv reads the env named by --env; local is nil, the embedded default.
@@ -57,6 +59,7 @@ func (f *upFlags) cloudConfig(e env) (cloud.Config, error) {
 		GatewayAddr:     f.gatewayAddr,
 		OpsAddr:         f.opsAddr,
 		DataDir:         f.dataDir,
+		RunID:           f.runID,
 		AnalyticsWindow: f.window,
 		GRPCReflection:  f.reflection,
 		Log:             logx.New(e.stderr, f.logLevel),

@@ -72,7 +72,12 @@ type Env struct {
 	Analytics    Analytics `yaml:"analytics" spec:"required"`
 	Faults       string    `yaml:"faults" spec:"required"` // embedded, toxiproxy or none
 	ToxiproxyAPI string    `yaml:"toxiproxy_api"`          // the toxiproxy HTTP API when faults: toxiproxy
-	File         string    `yaml:"-"`                      // where it was loaded from ("envs/host.yaml")
+	// ScenarioMaxRate caps a scenario's arrival rate on this env
+	// (iterations/s; 0 = no cap): a run whose load peaks higher is scaled
+	// down as a whole (spec.Scenario.CapRate), because the env's parts
+	// cannot serve more, not because the scenario asks less.
+	ScenarioMaxRate float64 `yaml:"scenario_max_rate"`
+	File            string  `yaml:"-"` // where it was loaded from ("envs/host.yaml")
 }
 
 // Kafka is the broker side of an env.

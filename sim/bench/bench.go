@@ -8,6 +8,8 @@ package bench
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,6 +32,10 @@ type Options struct {
 	Duration time.Duration // per load figure; 0 means 10s (2s with Short)
 	Short    bool          // CI: short runs, same figures
 	Wrk      string        // path of wrk; "" looks it up on PATH
+	// Env, when set (host, or an env file), adds the orders/s of the
+	// same closed loop on that env's real parts, next to the local figure
+	// of this run (`up --env Env --run-id ...`: its own databases and tables).
+	Env      string
 	Progress io.Writer
 }
 
@@ -179,6 +185,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	rep.add(atLeast("orders placed, closed loop, 32 connections", "orders/s", cl.rate, 1500, ">= 1500/s"))
 	rep.add(Figure{Name: "  closed loop p50", Unit: "ms", Value: ms(cl.p50)})
 	rep.add(Figure{Name: "  closed loop p99", Unit: "ms", Value: ms(cl.p99)})
+	if o.Env != "" {
+		if err := envOrders(ctx, o, rep, cl.rate, say); err != nil {
+			return nil, err
+		}
+	}
 	if cl.errors > 0 {
 		rep.Figures[len(rep.Figures)-3].Note = fmt.Sprintf("%d requests failed: %s", cl.errors, cl.firstErr)
 	}
@@ -256,7 +267,7 @@ func freeAddr() (string, error) {
 	return ln.Addr().String(), nil
 }
 
-func startUp(ctx context.Context, bin string) (*upProcess, error) {
+func startUp(ctx context.Context, bin string, extra ...string) (*upProcess, error) {
 	var addrs [3]string
 	for i := range addrs {
 		a, err := freeAddr()
@@ -270,8 +281,9 @@ func startUp(ctx context.Context, bin string) (*upProcess, error) {
 		return nil, err
 	}
 	u := &upProcess{gateway: "http://" + addrs[0], ops: "http://" + addrs[1], dataDir: dir, exited: make(chan error, 1)}
-	u.cmd = exec.Command(bin, "up", "--gateway-addr", addrs[0], "--ops-addr", addrs[1], "--toxiproxy-addr", addrs[2],
-		"--data-dir", filepath.Join(dir, "data"), "--log-level", "error")
+	args := append([]string{"up", "--gateway-addr", addrs[0], "--ops-addr", addrs[1], "--toxiproxy-addr", addrs[2],
+		"--data-dir", filepath.Join(dir, "data"), "--log-level", "error"}, extra...)
+	u.cmd = exec.Command(bin, args...)
 	u.cmd.Stdout, u.cmd.Stderr = io.Discard, io.Discard
 	t0 := time.Now()
 	if err := u.cmd.Start(); err != nil {
@@ -279,7 +291,7 @@ func startUp(ctx context.Context, bin string) (*upProcess, error) {
 	}
 	go func() { u.exited <- u.cmd.Wait() }()
 	hc := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(90 * time.Second)
 	for {
 		select {
 		case err := <-u.exited:
@@ -298,7 +310,7 @@ func startUp(ctx context.Context, bin string) (*upProcess, error) {
 		}
 		if time.Now().After(deadline) {
 			u.stop()
-			return nil, errors.New("shoplab up was not ready within 60s")
+			return nil, errors.New("shoplab up was not ready within 90s")
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -369,4 +381,31 @@ func (r *Report) Print(w io.Writer) {
 		}
 	}
 	fmt.Fprintf(w, "\n%.0f s in all. Ratios compare figures measured in this run; absolute numbers move with the machine's load.\n", r.Seconds)
+}
+
+// envOrders measures the closed loop of orders on o.Env's real parts and
+// adds it next to local, the same loop's rate on the embedded env of this
+// run.
+func envOrders(ctx context.Context, o Options, rep *Report, local float64, say func(string, ...any)) error {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	say("starting `shoplab up --env %s` (its own databases and tables)", o.Env)
+	up, err := startUp(ctx, o.Binary, "--env", o.Env, "--run-id", "bench"+hex.EncodeToString(b[:]))
+	if err != nil {
+		return fmt.Errorf("up --env %s: %w", o.Env, err)
+	}
+	defer up.stop()
+	sh, err := newShop(ctx, up.gateway)
+	if err != nil {
+		return fmt.Errorf("env %s: %w", o.Env, err)
+	}
+	say("orders on env %s, closed loop, 32 connections, %s", o.Env, o.Duration)
+	cl, err := sh.ordersClosedLoop(ctx, 32, o.Duration)
+	if err != nil {
+		return fmt.Errorf("env %s: %w", o.Env, err)
+	}
+	f := ratioFigure("orders placed, closed loop, 32 connections, env "+o.Env, "orders/s", cl.rate, local, "the same loop on the local env, this run", 0, "")
+	f.Note = fmt.Sprintf("p50 %.0f ms, p99 %.0f ms, %d errors", ms(cl.p50), ms(cl.p99), cl.errors)
+	rep.add(f)
+	return nil
 }

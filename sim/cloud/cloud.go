@@ -75,6 +75,16 @@ type Config struct {
 	// PGPassword is the PostgreSQL password (the CLI reads PGPASSWORD);
 	// never in an env file.
 	PGPassword string
+	// RunID, when set, gives this env its own databases, tables, bucket
+	// and consumer groups on shared real parts, named from the env's with
+	// the id as suffix, created at start and dropped at Close (see
+	// runscope.go). Empty uses the env's names as they are (shoplab up).
+	RunID string
+
+	// Parts stops and starts the env's real parts for kill and restart
+	// faults on postgres or kafka (parts.Owner of the `shoplab deps` state
+	// dir); nil refuses such faults.
+	Parts PartControl
 
 	// Wiring lets the chaos engine put proxies on edges and install
 	// interceptors and driver hooks; nil wires everything directly.
@@ -151,6 +161,7 @@ type Cloud struct {
 	kafkaAddrs  []string     // bootstrap brokers
 	kafkaRoutes []kafkaRoute // one per broker, for the per-unit edges
 	groupSuffix string       // appended to consumer groups on a shared real broker
+	scope       *runScope    // what a scoped run (Config.RunID) drops at Close
 	s3          *httptest.Server
 	bucket      string
 
@@ -219,6 +230,11 @@ func New(ctx context.Context, cfg Config) (_ *Cloud, err error) {
 			return nil, err
 		}
 		c.registries["chaos"] = faults
+	}
+	if cfg.RunID != "" && cfg.Env != nil && !cfg.Env.IsLocal() {
+		if c.cfg.Env, c.scope, err = scopeEnv(cfg.Env, cfg.RunID); err != nil {
+			return nil, err
+		}
 	}
 	if err = c.startParts(ctx); err != nil {
 		return nil, err
@@ -423,9 +439,39 @@ func (c *Cloud) startUnit(ctx context.Context, u *unitState) error {
 	return nil
 }
 
+// PartControl stops and starts a real part by name ("postgres", "kafka").
+type PartControl interface {
+	StopPart(ctx context.Context, name string) error
+	StartPart(ctx context.Context, name string) error
+}
+
+// isPart reports whether name is a real part rather than a unit.
+func isPart(name string) bool { return name == EdgePostgres || name == EdgeKafka }
+
+// partControl returns the part control, or why there is none.
+func (c *Cloud) partControl(name string) (PartControl, error) {
+	if c.cfg.Env == nil || c.cfg.Env.IsLocal() {
+		return nil, fmt.Errorf("%s is not a process of the local env (its parts are embedded): run on --env host", name)
+	}
+	if c.cfg.Parts == nil {
+		return nil, fmt.Errorf("no control of the real part %s: give the state dir of `shoplab deps up` (shoplab run --deps-state-dir)", name)
+	}
+	return c.cfg.Parts, nil
+}
+
 // Kill stops a unit at once, as a crash would: its listeners close and its
-// in-flight work is abandoned. Its data stays in the data dir.
+// in-flight work is abandoned. Its data stays in the data dir. A real
+// part's name (postgres, kafka) stops that process through Config.Parts.
 func (c *Cloud) Kill(name string) error {
+	if isPart(name) {
+		pc, err := c.partControl(name)
+		if err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		return pc.StopPart(ctx, name)
+	}
 	c.mu.Lock()
 	u := c.units[name]
 	c.mu.Unlock()
@@ -452,6 +498,13 @@ func (c *Cloud) Kill(name string) error {
 // Start starts a killed unit again on its former addresses and waits until
 // it is ready.
 func (c *Cloud) Start(ctx context.Context, name string) error {
+	if isPart(name) {
+		pc, err := c.partControl(name)
+		if err != nil {
+			return err
+		}
+		return pc.StartPart(ctx, name)
+	}
 	c.mu.Lock()
 	u := c.units[name]
 	running := u != nil && u.r != nil
@@ -636,8 +689,12 @@ func (c *Cloud) Close() error {
 	if c.s3 != nil {
 		c.s3.Close()
 	}
-	if c.ownDir && c.dataDir != "" {
-		return os.RemoveAll(c.dataDir)
+	var problems []error
+	if err := c.dropRunScope(context.Background()); err != nil {
+		problems = append(problems, err)
 	}
-	return nil
+	if c.ownDir && c.dataDir != "" {
+		problems = append(problems, os.RemoveAll(c.dataDir))
+	}
+	return errors.Join(problems...)
 }

@@ -224,13 +224,16 @@ func (c *Cloud) startRealKafka(ctx context.Context) error {
 			c.kafkaRoutes[0].addrs = append(c.kafkaRoutes[0].addrs, bs)
 		}
 	}
-	if c.ownDir {
+	if c.ownDir || c.cfg.RunID != "" {
 		// A fresh env gets fresh consumer groups that start at the end of
 		// the shared topics: what earlier runs left there is not this
 		// run's, and would count as emails and sales for unknown orders.
 		var b [4]byte
 		_, _ = rand.Read(b[:])
 		c.groupSuffix = "-" + hex.EncodeToString(b[:])
+		if c.cfg.RunID != "" {
+			c.groupSuffix = "-" + c.cfg.RunID
+		}
 		for _, g := range []string{Notification, Analytics} {
 			if err := commitAtEnd(ctx, client, admin, g+c.groupSuffix, e.Kafka.Topics.Orders.Name); err != nil {
 				return fmt.Errorf("kafka: start group %s at the end of %s: %w", g+c.groupSuffix, e.Kafka.Topics.Orders.Name, err)

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/shoplab/shoplab/envs"
+	"github.com/shoplab/shoplab/sim/cloud"
 	"github.com/shoplab/shoplab/sim/load"
 	"github.com/shoplab/shoplab/sim/reconcile"
 	"github.com/shoplab/shoplab/sim/scenario/journal"
@@ -55,7 +56,10 @@ type Options struct {
 	Stack *Stack
 	// DockerHost overrides ComposeStack's Docker API (DOCKER_HOST).
 	DockerHost string
-	Now        func() time.Time
+	// Parts stops and starts the env's real parts for kill/restart faults
+	// on postgres or kafka; nil refuses them.
+	Parts cloud.PartControl
+	Now   func() time.Time
 }
 
 // runState is one run in progress.
@@ -84,6 +88,10 @@ func Run(ctx context.Context, s *spec.Scenario, o Options) (*journal.Journal, er
 	if o.Short {
 		s = s.Scale(ShortFactor)
 	}
+	rateFactor := 1.0
+	if o.Env != nil && o.Target == "" {
+		s, rateFactor = s.CapRate(o.Env.ScenarioMaxRate)
+	}
 	seed := s.Seed
 	if o.Seed != nil {
 		seed = *o.Seed
@@ -94,6 +102,10 @@ func Run(ctx context.Context, s *spec.Scenario, o Options) (*journal.Journal, er
 		ScaleFactor: s.ScaleFactor(), Expected: string(s.ExpectedVerdict()), StartedAt: started.UTC(),
 		LoadSeconds: seconds(s.TotalDuration()), PhaseStat: map[string]load.Stats{},
 		Probes: []journal.ProbeResult{}, Recovery: []journal.RecoveryResult{}, Invariants: []journal.Invariant{}, Faults: []journal.FaultRecord{},
+	}
+	if rateFactor < 1 {
+		j.RateFactor = rateFactor
+		fmt.Fprintf(o.Progress, "• %s: rates and throughput bounds ×%.3g: the %s env serves at most %g iterations/s (scenario_max_rate)\n", s.Name, rateFactor, o.Env.Name, o.Env.ScenarioMaxRate)
 	}
 	r := &runState{s: s, o: o, j: j, active: map[string]bool{}}
 	err := r.run(ctx, seed)
@@ -171,7 +183,7 @@ func (r *runState) run(ctx context.Context, seed uint64) error {
 			where = "the " + r.o.Env.Name + " env"
 		}
 		r.printf("• %s: starting %s\n", s.Name, where)
-		tg, err = startLocal(ctx, s, seed, unitLog, r.o.Env, r.o.PGPassword)
+		tg, err = startLocal(ctx, s, seed, unitLog, r.o.Env, r.o.PGPassword, r.o.Parts)
 	}
 	if err != nil {
 		return err

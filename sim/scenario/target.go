@@ -2,6 +2,8 @@ package scenario
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -42,7 +44,7 @@ type localTarget struct {
 	done   chan error
 }
 
-func startLocal(ctx context.Context, s *spec.Scenario, seed uint64, unitLog io.Writer, env *envs.Env, pgPassword string) (*localTarget, error) {
+func startLocal(ctx context.Context, s *spec.Scenario, seed uint64, unitLog io.Writer, env *envs.Env, pgPassword string, parts cloud.PartControl) (*localTarget, error) {
 	log := logx.New(unitLog, "info")
 	window := s.Env.AnalyticsWindow.Std()
 	if window == 0 {
@@ -56,7 +58,7 @@ func startLocal(ctx context.Context, s *spec.Scenario, seed uint64, unitLog io.W
 	c, err := cloud.New(envCtx, cloud.Config{
 		Chaos: engine, Log: log, AnalyticsWindow: window,
 		ProcessorLatency: s.Env.ProcessorLatency.Std(), CatalogSeed: s.Env.CatalogSeed, RecoveryGrace: s.Env.RecoveryGrace.Std(),
-		Env: env, PGPassword: pgPassword,
+		Env: env, PGPassword: pgPassword, RunID: runID(env), Parts: parts,
 	})
 	if err != nil {
 		stop()
@@ -160,4 +162,16 @@ func (t *remoteTarget) Close() error {
 		f()
 	}
 	return nil
+}
+
+// runID is the suffix of a run's own databases, tables, bucket and
+// consumer groups on an env's shared real parts ("" on the local env,
+// whose parts are the run's anyway).
+func runID(env *envs.Env) string {
+	if env.IsLocal() {
+		return ""
+	}
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }

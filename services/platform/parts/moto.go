@@ -2,6 +2,7 @@ package parts
 
 import (
 	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"net"
@@ -16,18 +17,18 @@ import (
 	"github.com/shoplab/shoplab/services/platform/errs"
 )
 
-// MotoSerialLauncher serves moto's app on one thread: python3 -c
-// MotoSerialLauncher HOST PORT. moto_server's own launcher serves each
-// request on a thread of its own, and moto evaluates a conditional write
-// and applies it without a lock, so two concurrent conditional PutItems can
-// both win, which DynamoDB never allows. One thread makes moto as atomic as
-// the service it stands in for, so contract suites test the adapter
-// instead of moto's races.
-const MotoSerialLauncher = `import sys
-from werkzeug.serving import run_simple
-from moto.server import DomainDispatcherApplication, create_backend_app
-run_simple(sys.argv[1], int(sys.argv[2]), DomainDispatcherApplication(create_backend_app), threaded=False)
-`
+// MotoSerialLauncher serves moto's app on one thread, with two patches
+// that keep moto's own costs from setting the platform's throughput:
+// python3 -c MotoSerialLauncher HOST PORT. moto_server's own launcher
+// serves each request on a thread of its own, and moto evaluates a
+// conditional write and applies it without a lock, so two concurrent
+// conditional PutItems can both win, which DynamoDB never allows. One
+// thread makes moto as atomic as the service it stands in for, so contract
+// suites test the adapter instead of moto's races. The file (moto/moto_serial.py)
+// says what the patches change and why.
+//
+//go:embed moto/moto_serial.py
+var MotoSerialLauncher string
 
 // MotoInstall is the command that installs moto's server.
 const MotoInstall = "python3 -m pip install 'moto[server]'"

@@ -166,7 +166,7 @@ func (f *Fault) ActiveAt(t time.Duration) bool { return f.Start() <= t && t < f.
 // Targets returns the chaos targets the fault acts on: KafkaTarget becomes
 // every Kafka edge, anything else is itself.
 func (f *Fault) Targets() []string {
-	if f.Target == KafkaTarget {
+	if f.Target == KafkaTarget && f.Type != chaos.Kill && f.Type != chaos.Restart { // kill/restart: the broker itself
 		return slices.Clone(KafkaEdges)
 	}
 	return []string{f.Target}

@@ -11,6 +11,12 @@ import (
 // mirror sim/cloud and chaos, which this package does not import for that.
 var Units = []string{"gateway", "user", "product", "order", "payment", "notification", "analytics"}
 
+// Parts are the real parts kill and restart may also target (chaos.Parts):
+// the PostgreSQL server and the Kafka broker that `shoplab deps` started.
+// Only an env that runs them on this machine can apply such a fault, so a
+// scenario that names one lists envs: [host].
+var Parts = []string{"postgres", "kafka"}
+
 // Deployments are the units that run as Kubernetes Deployments, and so may
 // have a HorizontalPodAutoscaler: the keys an hpa section may use.
 // notification (a Lambda) and analytics (a Flink job) do not scale by HPA.
@@ -90,6 +96,8 @@ func FaultTargets(faultType string) []string {
 		return append(slices.Clone(Edges), KafkaTarget)
 	case t.Kind == "storage":
 		return slices.Clone(StorageUnits)
+	case faultType == chaos.Kill || faultType == chaos.Restart:
+		return append(slices.Clone(Units), Parts...)
 	}
 	return slices.Clone(Units) // process faults
 }

@@ -267,6 +267,9 @@ func (s *Scenario) validateFaults(ps *problems, total time.Duration) {
 		if known {
 			validateTarget(ps, path+".target", f)
 		}
+		if (f.Type == chaos.Kill || f.Type == chaos.Restart) && slices.Contains(Parts, f.Target) && (len(s.Envs) == 0 || slices.Contains(s.Envs, "local")) {
+			ps.add(path+".target", "%s is a real part, which only an env that runs it on this machine has: list envs: [host]", f.Target)
+		}
 		switch {
 		case f.At < 0:
 			ps.add(path+".at", "must not be negative")
@@ -361,6 +364,9 @@ func validateAttributes(ps *problems, path string, f *Fault) bool {
 	return ok
 }
 
+// awsCodeRE is an AWS error code, as the schema's aws_error.error pattern.
+var awsCodeRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]*$`)
+
 // checkAttrValue checks that an attribute's value has the type a scenario
 // file must give it (chaos itself is more lenient: it takes bare numbers of
 // milliseconds, numeric strings and any case).
@@ -395,6 +401,12 @@ func checkAttrValue(a chaos.AttributeInfo, v any) string {
 			return fmt.Sprintf("must be a path prefix starting with /, not %v", v)
 		}
 	case "grpc_method":
+		if a.Name == "error" { // aws_error's code (chaos shares the kind): a plain word, as AWS spells them
+			if s, ok := v.(string); !ok || !awsCodeRE.MatchString(s) {
+				return fmt.Sprintf("must be an AWS error code such as \"ProvisionedThroughputExceededException\", not %v", v)
+			}
+			return ""
+		}
 		if s, ok := v.(string); !ok || s == "" {
 			return fmt.Sprintf("must be a gRPC method name such as \"Charge\", not %v", v)
 		}
