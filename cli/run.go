@@ -30,11 +30,15 @@ func runRun(ctx context.Context, e env, args []string) error {
 	bundleRun := fs.Bool("bundle", false, "also pack each run dir into <dir>.tar.gz (journal, report, junit, unit logs, metrics, the scenario file, the binary's version) for another machine or `shoplab diff`")
 	target := fs.String("target", "", "ops API URL of an env already running (e.g. http://127.0.0.1:8090 for `shoplab up`); default: start the local env for each run")
 	envName := fs.String("env", "local", "where the parts run: local (embedded), host (`shoplab deps up`), or an env file's path")
+	analyticsEngine := fs.String("analytics", "", analyticsFlagUsage)
 	if err := config.Parse(fs, args, e.lookup); err != nil {
 		return usageError("%v", err)
 	}
 	env, err := loadEnv(*envName)
 	if err != nil {
+		return err
+	}
+	if env, err = withAnalyticsEngine(env, *analyticsEngine); err != nil {
 		return err
 	}
 	pgPassword, _ := e.lookup("PGPASSWORD")

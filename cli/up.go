@@ -24,6 +24,7 @@ type upFlags struct {
 	toxiproxy   string
 	seed        int64
 	env         string
+	analytics   string
 }
 
 func (f *upFlags) register(fs *flag.FlagSet, gateway, ops string, window time.Duration) {
@@ -36,6 +37,7 @@ func (f *upFlags) register(fs *flag.FlagSet, gateway, ops string, window time.Du
 	fs.StringVar(&f.toxiproxy, "toxiproxy-addr", "127.0.0.1:8474", "address of the embedded toxiproxy HTTP API (toxiproxy-cli and its Go client work against it); empty disables it")
 	fs.Int64Var(&f.seed, "seed", 1, "seed of the chaos engine's fault decisions")
 	fs.StringVar(&f.env, "env", "local", "where the parts run: local (embedded), host (`shoplab deps up`), or an env file's path")
+	fs.StringVar(&f.analytics, "analytics", "", analyticsFlagUsage)
 }
 
 // loadEnv reads the env named by --env; local is nil, the embedded default.
@@ -63,6 +65,9 @@ func (f *upFlags) cloudConfig(e env) (cloud.Config, error) {
 	}
 	env, err := loadEnv(f.env)
 	if err != nil {
+		return cfg, err
+	}
+	if env, err = withAnalyticsEngine(env, f.analytics); err != nil {
 		return cfg, err
 	}
 	cfg.Env = env
