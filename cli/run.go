@@ -31,11 +31,15 @@ func runRun(ctx context.Context, e env, args []string) error {
 	target := fs.String("target", "", "ops API URL of an env already running (e.g. http://127.0.0.1:8090 for `shoplab up`); default: start the local env for each run")
 	envName := fs.String("env", "local", "where the parts run: local (embedded), host (`shoplab deps up`), or an env file's path")
 	depsStateDir := fs.String("deps-state-dir", "", "state dir of `shoplab deps up`, whose postgres and kafka a scenario's kill/restart faults stop and start (default: deps' default)")
+	analyticsEngine := fs.String("analytics", "", analyticsFlagUsage)
 	if err := config.Parse(fs, args, e.lookup); err != nil {
 		return usageError("%v", err)
 	}
 	env, err := loadEnv(*envName)
 	if err != nil {
+		return err
+	}
+	if env, err = withAnalyticsEngine(env, *analyticsEngine); err != nil {
 		return err
 	}
 	pgPassword, _ := e.lookup("PGPASSWORD")

@@ -26,6 +26,7 @@ type upFlags struct {
 	env         string
 	reflection  bool
 	runID       string
+	analytics   string
 }
 
 func (f *upFlags) register(fs *flag.FlagSet, gateway, ops string, window time.Duration) {
@@ -40,6 +41,7 @@ func (f *upFlags) register(fs *flag.FlagSet, gateway, ops string, window time.Du
 	fs.BoolVar(&f.reflection, "grpc-reflection", true, "serve gRPC server reflection on the user, product, order and payment units (grpcurl list); --grpc-reflection=false turns it off")
 	fs.StringVar(&f.env, "env", "local", "where the parts run: local (embedded), host (`shoplab deps up`), or an env file's path")
 	fs.StringVar(&f.runID, "run-id", "", "on a non-local env: own databases, tables, bucket and consumer groups, the env's names suffixed with this id (1-16 of a-z0-9), dropped on exit")
+	fs.StringVar(&f.analytics, "analytics", "", analyticsFlagUsage)
 }
 
 // loadEnv reads the env named by --env; local is nil, the embedded default.
@@ -69,6 +71,9 @@ func (f *upFlags) cloudConfig(e env) (cloud.Config, error) {
 	}
 	env, err := loadEnv(f.env)
 	if err != nil {
+		return cfg, err
+	}
+	if env, err = withAnalyticsEngine(env, f.analytics); err != nil {
 		return cfg, err
 	}
 	cfg.Env = env

@@ -180,10 +180,31 @@ type SESNames struct {
 	Sender string `yaml:"sender" spec:"required"`
 }
 
+// Analytics engines.
+const (
+	EngineGo    = "go"
+	EngineFlink = "flink"
+)
+
+// DefaultLateTopic is where the Flink job writes its late events when the
+// env names no other topic.
+const DefaultLateTopic = "analytics-late"
+
 // Analytics picks the stream engine.
 type Analytics struct {
 	Engine string        `yaml:"engine" spec:"required"` // go | flink
 	Window spec.Duration `yaml:"window"`
+	// LateTopic is the Flink job's side output of late events (the reader
+	// of analytics-results attaches them to windows); default analytics-late.
+	LateTopic string `yaml:"late_topic"`
+}
+
+// LateTopicName is the late topic, defaulted.
+func (a Analytics) LateTopicName() string {
+	if a.LateTopic == "" {
+		return DefaultLateTopic
+	}
+	return a.LateTopic
 }
 
 // IsLocal reports whether e is the all-embedded env (or nil).
@@ -268,6 +289,16 @@ func (e *Env) validate() []spec.Problem {
 	for role, t := range map[string]Topic{"orders": k.Topics.Orders, "analytics_results": k.Topics.AnalyticsResults, "orders_dlq": k.Topics.OrdersDLQ} {
 		if t.Name != want[role] {
 			add("kafka.topics."+role+".name", "must be %q: the units publish and consume that topic", want[role])
+		}
+	}
+	if e.Analytics.Engine == EngineFlink && k.Embedded {
+		add("analytics.engine", "flink needs a real Kafka broker: the job runs in its own JVM and cannot reach the embedded one (set kafka.brokers, or use engine go)")
+	}
+	if lt := e.Analytics.LateTopic; lt != "" {
+		for role, t := range map[string]Topic{"orders": k.Topics.Orders, "analytics_results": k.Topics.AnalyticsResults, "orders_dlq": k.Topics.OrdersDLQ} {
+			if t.Name == lt {
+				add("analytics.late_topic", "%q is already kafka.topics.%s", lt, role)
+			}
 		}
 	}
 	if e.Stores.Relational == StorePostgres && e.Postgres == nil {

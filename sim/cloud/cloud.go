@@ -90,6 +90,10 @@ type Config struct {
 	// interceptors and driver hooks; nil wires everything directly.
 	Wiring Wiring
 
+	// FlinkModuleDir is services/analytics/flink, for an env whose
+	// analytics.engine is flink; empty: found above the working directory.
+	FlinkModuleDir string
+
 	// Chaos, when set, is the fault engine: it becomes the Wiring, drives
 	// process faults through this Cloud, and its control API is served on
 	// the ops API under /ops/v1/chaos/.
@@ -172,6 +176,7 @@ type Cloud struct {
 	registries map[string]prometheus.Gatherer // by unit; replaced on restart
 	mailbox    lister
 	windows    lister
+	results    *resultsReader // analytics-results since the env started
 	closers    []func()
 	opsCancel  context.CancelFunc
 	opsDone    chan error

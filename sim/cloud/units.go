@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/shoplab/shoplab/envs"
 	"github.com/shoplab/shoplab/services/platform/metrics"
 	"github.com/shoplab/shoplab/services/user"
 
@@ -189,6 +190,13 @@ func (c *Cloud) buildNotification(ctx context.Context, u *unitState, reg *metric
 }
 
 func (c *Cloud) buildAnalytics(ctx context.Context, u *unitState, reg *metrics.Registry, log *slog.Logger, dir, opsAddr string) (runner, error) {
+	if c.analyticsEngine() == envs.EngineFlink {
+		return c.buildFlinkAnalytics(ctx, log, dir)
+	}
+	results, err := c.resultsFor(ctx)
+	if err != nil {
+		return nil, err
+	}
 	brokers, dialer, err := c.kafkaFor(Analytics)
 	if err != nil {
 		return nil, err
@@ -213,7 +221,9 @@ func (c *Cloud) buildAnalytics(ctx context.Context, u *unitState, reg *metrics.R
 	}
 	u.opsAddr = x.OpsAddr()
 	c.mu.Lock()
-	c.windows = func(ctx context.Context, limit int) (any, error) { return x.Windows(ctx, limit) }
+	// What the engine published, not its store: the same reader serves
+	// either engine (analytics_engines.go).
+	c.windows = func(ctx context.Context, limit int) (any, error) { return results.list(ctx, limit) }
 	c.mu.Unlock()
 	return x, nil
 }

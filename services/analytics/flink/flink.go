@@ -236,11 +236,12 @@ func (r Runtime) command(ctx context.Context, cp string, args ...string) *exec.C
 	cmd.Dir = os.TempDir()
 	// SIGTERM first: the JVM's shutdown hooks stop the MiniCluster.
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	cmd.WaitDelay = 10 * time.Second
+	cmd.WaitDelay = 8 * time.Second
 	cmd.Stderr = r.Log
 	if r.Log == nil {
 		cmd.Stderr = io.Discard
 	}
+	dieWithParent(cmd)
 	return cmd
 }
 
@@ -265,11 +266,13 @@ func (r Runtime) sqlFile() (string, func(), error) {
 
 // Job is the streaming job running in its own JVM.
 type Job struct {
-	cmd     *exec.Cmd
-	cancel  context.CancelFunc
-	cleanup func()
-	done    chan struct{}
-	err     error
+	cmd       *exec.Cmd
+	cancel    context.CancelFunc
+	cleanup   func()
+	done      chan struct{}
+	err       error
+	submitted chan struct{}
+	closeOnce sync.Once
 }
 
 // Start builds the job if needed and runs it until Close or ctx ends:
@@ -294,17 +297,68 @@ func Start(ctx context.Context, r Runtime, c JobConfig) (*Job, error) {
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	cmd := r.command(cctx, cp, args...)
+	j := &Job{cancel: cancel, cleanup: cleanup, done: make(chan struct{}), submitted: make(chan struct{})}
+	// The launcher logs "submitted job <id>" once the statement set runs:
+	// the job's readiness, as far as the JVM can say it.
+	cmd.Stderr = io.MultiWriter(cmd.Stderr, &lineWatch{want: "submitted job ", found: func() { close(j.submitted) }})
+	j.cmd = cmd
 	if err := cmd.Start(); err != nil {
 		cancel()
 		cleanup()
 		return nil, fmt.Errorf("start the Flink job: %w", err)
 	}
-	j := &Job{cmd: cmd, cancel: cancel, cleanup: cleanup, done: make(chan struct{})}
 	go func() {
 		j.err = cmd.Wait()
 		close(j.done)
 	}()
 	return j, nil
+}
+
+// Submitted is closed once the launcher has submitted the job.
+func (j *Job) Submitted() <-chan struct{} { return j.submitted }
+
+// WaitSubmitted waits until the job is submitted, the JVM exits or ctx
+// ends, whichever is first.
+func (j *Job) WaitSubmitted(ctx context.Context) error {
+	select {
+	case <-j.submitted:
+		return nil
+	case <-j.done:
+		return fmt.Errorf("the Flink launcher exited before submitting the job: %v", j.err)
+	case <-ctx.Done():
+		return fmt.Errorf("the Flink job was not submitted in time: %w", ctx.Err())
+	}
+}
+
+// lineWatch calls found once, on the first line holding want.
+type lineWatch struct {
+	want  string
+	found func()
+	buf   []byte
+	done  bool
+}
+
+func (w *lineWatch) Write(p []byte) (int, error) {
+	if w.done {
+		return len(p), nil
+	}
+	w.buf = append(w.buf, p...)
+	for {
+		i := strings.IndexByte(string(w.buf), '\n')
+		if i < 0 {
+			break
+		}
+		if strings.Contains(string(w.buf[:i]), w.want) {
+			w.done, w.buf = true, nil
+			w.found()
+			return len(p), nil
+		}
+		w.buf = w.buf[i+1:]
+	}
+	if len(w.buf) > 64*1024 { // a line that long is not the one
+		w.buf = w.buf[len(w.buf)-len(w.want):]
+	}
+	return len(p), nil
 }
 
 // Done is closed when the JVM has exited; Err then says why.
@@ -324,7 +378,7 @@ func (j *Job) Err() error {
 func (j *Job) Close() error {
 	j.cancel()
 	<-j.done
-	j.cleanup()
+	j.closeOnce.Do(j.cleanup)
 	return nil
 }
 
