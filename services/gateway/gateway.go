@@ -304,17 +304,39 @@ type OrderRequest struct {
 	PaymentToken string // "" means DefaultPaymentToken
 }
 
-// Normalize fills the defaults, so that two requests that mean the same
-// thing hash the same.
+// MaxProductQuantity is the most units of one product an order can hold:
+// lines of the same product are added up (see Normalize), so every line
+// may name it. The order and product units accept this much on one line.
+const MaxProductQuantity = MaxOrderLines * MaxLineQuantity
+
+// Normalize fills the defaults and merges the lines of a repeated product
+// into its first line, quantities added, so that two requests that mean the
+// same thing hash the same and the order unit gets one line per product.
+// Merging is what a cart does; refusing a schema-valid body would not be
+// expressible in the OpenAPI file (JSON Schema's uniqueItems compares whole
+// lines, not product ids). The quantities of a validated request add up to
+// at most MaxProductQuantity.
 func (r OrderRequest) Normalize() OrderRequest {
 	if r.PaymentToken == "" {
 		r.PaymentToken = DefaultPaymentToken
 	}
+	at := make(map[string]int, len(r.Lines))
+	merged := make([]OrderLine, 0, len(r.Lines))
+	for _, l := range r.Lines {
+		if i, ok := at[l.ProductID]; ok {
+			merged[i].Quantity += l.Quantity
+			continue
+		}
+		at[l.ProductID] = len(merged)
+		merged = append(merged, l)
+	}
+	r.Lines = merged
 	return r
 }
 
-// Validate applies the edge rules, naming the offending field as the client
-// wrote it ("items[3].quantity"), and stops at the first fault.
+// Validate applies the edge rules to the request as the client wrote it,
+// naming the offending field by its place there ("items[3].quantity"), and
+// stops at the first fault. A product may appear on several lines.
 func (r OrderRequest) Validate() error {
 	if len(r.Lines) == 0 {
 		return errs.InvalidField("items", "must hold at least one item")
@@ -322,7 +344,6 @@ func (r OrderRequest) Validate() error {
 	if len(r.Lines) > MaxOrderLines {
 		return errs.InvalidField("items", "must hold at most %d items", MaxOrderLines)
 	}
-	seen := make(map[string]int, len(r.Lines))
 	for i, l := range r.Lines {
 		field := fmt.Sprintf("items[%d].product_id", i)
 		if err := ValidateProductID(field, l.ProductID); err != nil {
@@ -331,12 +352,6 @@ func (r OrderRequest) Validate() error {
 		if l.Quantity < 1 || l.Quantity > MaxLineQuantity {
 			return errs.InvalidField(fmt.Sprintf("items[%d].quantity", i), "must be between 1 and %d", MaxLineQuantity)
 		}
-		// The order unit holds one line per product (see order.PlaceRequest);
-		// the spec says so, and the edge refuses a repeat with its index.
-		if j, dup := seen[l.ProductID]; dup {
-			return errs.InvalidField(field, "repeats the product of items[%d]; a product may appear on one line only", j)
-		}
-		seen[l.ProductID] = i
 	}
 	return checkASCII("payment.token", r.PaymentToken, MaxIDLength, false)
 }
@@ -358,8 +373,9 @@ type canonicalLine struct {
 
 // Hash is the request_hash sent with an Idempotency-Key: the hex SHA-256 of
 // the normalized request re-encoded canonically, so whitespace, key order
-// and an omitted default token do not make a retry look different. Line
-// order does count: it is part of what the client asked for.
+// and an omitted default token do not make a retry look different, nor does
+// splitting a product's quantity over several lines. Line order does count
+// (by each product's first line): it is part of what the client asked for.
 func (r OrderRequest) Hash() string {
 	r = r.Normalize()
 	var c canonicalOrder

@@ -41,7 +41,10 @@ func TestOrderRequestValidate(t *testing.T) {
 		// and one line per product; the edge says so instead of a 400 from inside.
 		{"product 64", gateway.OrderRequest{Lines: []gateway.OrderLine{{ProductID: strings.Repeat("p", 64), Quantity: 1}}}, ""},
 		{"product 65", gateway.OrderRequest{Lines: []gateway.OrderLine{{ProductID: strings.Repeat("p", 65), Quantity: 1}}}, "items[0].product_id"},
-		{"repeated product", gateway.OrderRequest{Lines: []gateway.OrderLine{{ProductID: "p1", Quantity: 1}, {ProductID: "p2", Quantity: 1}, {ProductID: "p1", Quantity: 2}}}, "items[2].product_id"},
+		// issue 10, defect 7: the spec cannot say "one line per product", so
+		// a repeat is valid (Normalize merges it).
+		{"repeated product", gateway.OrderRequest{Lines: []gateway.OrderLine{{ProductID: "p1", Quantity: 1}, {ProductID: "p2", Quantity: 1}, {ProductID: "p1", Quantity: 2}}}, ""},
+		{"a product on every line", gateway.OrderRequest{Lines: repeated("p1", gateway.MaxOrderLines, gateway.MaxLineQuantity)}, ""},
 		// issue 10, defect 1: strings that protobuf cannot marshal.
 		{"product not UTF-8", gateway.OrderRequest{Lines: []gateway.OrderLine{{ProductID: "\xff\xfe", Quantity: 1}}}, "items[0].product_id"},
 		{"token not UTF-8", gateway.OrderRequest{Lines: lines(1), PaymentToken: "tok_\xff"}, "payment.token"},
@@ -59,6 +62,37 @@ func TestOrderRequestValidate(t *testing.T) {
 				t.Fatalf("Validate = %v, want invalid %s", err, tt.field)
 			}
 		})
+	}
+}
+
+func repeated(id string, n int, qty int32) []gateway.OrderLine {
+	out := make([]gateway.OrderLine, n)
+	for i := range out {
+		out[i] = gateway.OrderLine{ProductID: id, Quantity: qty}
+	}
+	return out
+}
+
+// TestNormalizeMergesRepeatedProducts is issue 10's defect 7: a schema-valid
+// order naming a product on two lines is one line per product for the order
+// unit, at the place of its first line, with the quantities added.
+func TestNormalizeMergesRepeatedProducts(t *testing.T) {
+	got := gateway.OrderRequest{Lines: []gateway.OrderLine{
+		{ProductID: "p1", Quantity: 1}, {ProductID: "p2", Quantity: 4}, {ProductID: "p1", Quantity: 2}, {ProductID: "p3", Quantity: 1}, {ProductID: "p1", Quantity: 3},
+	}}.Normalize()
+	want := []gateway.OrderLine{{ProductID: "p1", Quantity: 6}, {ProductID: "p2", Quantity: 4}, {ProductID: "p3", Quantity: 1}}
+	if fmt.Sprint(got.Lines) != fmt.Sprint(want) || got.PaymentToken != gateway.DefaultPaymentToken {
+		t.Fatalf("Normalize = %+v, want lines %v and the default token", got, want)
+	}
+	most := gateway.OrderRequest{Lines: repeated("p1", gateway.MaxOrderLines, gateway.MaxLineQuantity)}.Normalize()
+	if len(most.Lines) != 1 || most.Lines[0].Quantity != gateway.MaxProductQuantity {
+		t.Fatalf("Normalize of %d full lines of one product = %+v, want one line of %d", gateway.MaxOrderLines, most.Lines, gateway.MaxProductQuantity)
+	}
+	// Splitting a quantity over lines is the same order, so the same hash.
+	split := gateway.OrderRequest{Lines: []gateway.OrderLine{{ProductID: "p1", Quantity: 1}, {ProductID: "p2", Quantity: 1}, {ProductID: "p1", Quantity: 1}}}
+	whole := gateway.OrderRequest{Lines: []gateway.OrderLine{{ProductID: "p1", Quantity: 2}, {ProductID: "p2", Quantity: 1}}}
+	if split.Hash() != whole.Hash() {
+		t.Error("splitting p1 over two lines changes the hash")
 	}
 }
 

@@ -77,7 +77,8 @@ func TestSpecLimitsAreTheServers(t *testing.T) {
 	eq("order id (path)", comp.Parameters["OrderID"].Schema.MaxLength, gateway.MaxIDLength)
 	eq("category", query["category"].MaxLength, gateway.MaxCategoryLength, product.MaxCategoryLen)
 	eq("q", query["q"].MaxLength, gateway.MaxQueryLength, product.MaxQueryLen)
-	eq("cursor", comp.Parameters["Cursor"].Schema.MaxLength, gateway.MaxCursorLength)
+	eq("product cursor", comp.Parameters["ProductCursor"].Schema.MaxLength, gateway.MaxCursorLength)
+	eq("order cursor", comp.Parameters["OrderCursor"].Schema.MaxLength, gateway.MaxCursorLength)
 	eq("limit", comp.Parameters["Limit"].Schema.Maximum, gateway.MaxPageLimit, product.MaxLimit)
 	reg := comp.Schemas["RegisterRequest"].Properties
 	eq("register password min", reg["password"].MinLength, gateway.MinPasswordLength, user.MinPasswordLen)
@@ -89,9 +90,16 @@ func TestSpecLimitsAreTheServers(t *testing.T) {
 	eq("order items", items.MaxItems, gateway.MaxOrderLines, order.MaxItems)
 	line := comp.Schemas["OrderLine"].Properties
 	eq("order line product_id", line["product_id"].MaxLength, gateway.MaxProductIDLength, product.MaxIDLen)
-	eq("order line quantity", line["quantity"].Maximum, gateway.MaxLineQuantity, order.MaxQuantity)
-	if !items.UniqueItems {
-		t.Error("order items: the spec must say lines are unique (the order unit holds one line per product)")
+	eq("order line quantity", line["quantity"].Maximum, gateway.MaxLineQuantity)
+	// Lines of one product are merged (gateway.OrderRequest.Normalize), so
+	// the units behind must take a whole order's quantity on one line.
+	if order.MaxQuantity < gateway.MaxProductQuantity || product.MaxQuantity < gateway.MaxProductQuantity {
+		t.Errorf("merged lines hold up to %d units; the order unit takes %d, the product unit %d", gateway.MaxProductQuantity, order.MaxQuantity, product.MaxQuantity)
+	}
+	// uniqueItems would compare whole lines, and the server accepts equal
+	// lines (it adds them up): the spec must not claim to refuse them.
+	if items.UniqueItems {
+		t.Error("order items: the spec says uniqueItems, but the gateway merges repeated lines")
 	}
 	// The words rule of ?q is the product unit's too.
 	if !strings.Contains(query["q"].Pattern, "{0,"+strconv.Itoa(product.MaxQueryWords-1)+"}") || gateway.MaxQueryWords != product.MaxQueryWords {

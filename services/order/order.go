@@ -50,8 +50,11 @@ const (
 
 // Request limits.
 const (
-	MaxItems        = 50
-	MaxQuantity     = 100
+	MaxItems = 50
+	// MaxQuantity bounds the units of one product in an order. The gateway
+	// adds up the lines of a product a client repeats (up to MaxItems lines
+	// of 100 units), so one line here may hold that much.
+	MaxQuantity     = 5000
 	MaxKeyLen       = 128 // idempotency key
 	MaxIDLen        = 128 // user and product ids
 	MaxHashLen      = 256 // request hash

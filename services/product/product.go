@@ -17,8 +17,10 @@ const Currency = "USD"
 
 // Request bounds.
 const (
-	// MaxQuantity is the most units of one product a reservation line may ask for.
-	MaxQuantity = 1000
+	// MaxQuantity is the most units of one product a reservation line may
+	// ask for: an order's whole quantity of one product (the order unit's
+	// order.MaxQuantity, which it is at least).
+	MaxQuantity = 5000
 	// MaxLines bounds the lines of one reservation. A DynamoDB
 	// TransactWriteItems call holds at most 100 actions; 50 lines plus the
 	// reservation item leave room to do a whole reservation in one call.

@@ -139,10 +139,12 @@ func (s *Service) PlaceOrder(ctx context.Context, userID, key string, req gatewa
 	if err := gateway.ValidateIdempotencyKey(key); err != nil {
 		return gateway.PlacedOrder{}, err
 	}
-	req = req.Normalize()
+	// Validated as written, so a fault is named by the client's own line
+	// index; then merged, so the order unit gets one line per product.
 	if err := req.Validate(); err != nil {
 		return gateway.PlacedOrder{}, err
 	}
+	req = req.Normalize()
 	placed, err := s.orders.CreateOrder(ctx, PlaceOrder{UserID: userID, Request: req, IdempotencyKey: key, RequestHash: req.Hash()})
 	if err != nil {
 		return gateway.PlacedOrder{}, err

@@ -1,6 +1,7 @@
 package unit_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -37,9 +38,20 @@ func TestHostileStringsAtTheEdge(t *testing.T) {
 		{name: "line not an object", route: "/api/v1/orders", req: request{method: "POST", path: "/api/v1/orders", token: token,
 			header: http.Header{"Content-Type": {"application/json"}, "Idempotency-Key": {"k-line"}}, body: `{"items":["p1"]}`},
 			status: 400, code: "invalid_argument", field: "items", check: noGoTypes},
+		// Defect 7: a product on two lines is schema-valid; it is one line.
 		{name: "repeated product", route: "/api/v1/orders", req: request{method: "POST", path: "/api/v1/orders", token: token,
-			header: http.Header{"Content-Type": {"application/json"}, "Idempotency-Key": {"k-dup"}}, body: orderBody("", "p1", 1, "p1", 2)},
-			status: 400, code: "invalid_argument", field: "items[1].product_id"},
+			header: http.Header{"Content-Type": {"application/json"}, "Idempotency-Key": {"k-dup"}}, body: orderBody("", "p1", 1, "p2", 1, "p1", 2)},
+			status: 201, check: func(t *testing.T, r response) {
+				var o struct {
+					Items []struct {
+						ProductID string `json:"product_id"`
+						Quantity  int    `json:"quantity"`
+					} `json:"items"`
+				}
+				if err := json.Unmarshal(r.body, &o); err != nil || len(o.Items) != 2 || o.Items[0].ProductID != "p1" || o.Items[0].Quantity != 3 || o.Items[1].ProductID != "p2" {
+					t.Errorf("order items = %+v (%v), want p1 x3 then p2", o.Items, err)
+				}
+			}},
 		// A request id the gateway cannot forward is replaced, not a 500.
 		{name: "request id bytes", route: "/api/v1/products", req: request{method: "GET", path: "/api/v1/products", header: http.Header{"X-Request-Id": {"id-\xff"}}},
 			status: 200, check: func(t *testing.T, r response) {

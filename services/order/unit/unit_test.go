@@ -20,6 +20,7 @@ import (
 
 	"github.com/shoplab/shoplab/services/api/events"
 	"github.com/shoplab/shoplab/services/api/shoplabv1"
+	"github.com/shoplab/shoplab/services/order"
 	"github.com/shoplab/shoplab/services/order/internal/fakedeps"
 	"github.com/shoplab/shoplab/services/order/unit"
 	"github.com/shoplab/shoplab/services/platform/errs"
@@ -222,7 +223,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("key reuse = %v", err)
 	}
 	bad := createReq("k2", fakedeps.TokenVisa)
-	bad.Items[1].Quantity = 101
+	bad.Items[1].Quantity = order.MaxQuantity + 1
 	_, err = u.client.CreateOrder(ctx, bad)
 	if status.Code(grpcx.ToStatus(err)) != codes.InvalidArgument || errs.FieldOf(err) != "items[1].quantity" {
 		t.Fatalf("invalid request = %v (field %q)", err, errs.FieldOf(err))

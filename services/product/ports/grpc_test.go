@@ -161,7 +161,7 @@ func TestReserveReleaseCodes(t *testing.T) {
 	wantErr(t, err, errs.NotFound, codes.NotFound, "", "p-0404")
 	_, err = reserve(ctx, c, "o-2")
 	wantErr(t, err, errs.Invalid, codes.InvalidArgument, "lines", "")
-	_, err = reserve(ctx, c, "o-2", "p-0010", 1001)
+	_, err = reserve(ctx, c, "o-2", "p-0010", product.MaxQuantity+1)
 	wantErr(t, err, errs.Invalid, codes.InvalidArgument, "lines[0].quantity", "")
 	_, err = reserve(ctx, c, "o-2", "p-0010", 1, "p-0010", 1)
 	wantErr(t, err, errs.Invalid, codes.InvalidArgument, "lines[1].product_id", "p-0010")
