@@ -15,7 +15,7 @@ import (
 // no curl), so compose runs `shoplab probe` against the unit's own ops port.
 // It exits 0 on a 2xx answer and non-zero otherwise.
 func runProbe(ctx context.Context, e env, args []string) error {
-	fs := flag.NewFlagSet("shoplab probe", flag.ContinueOnError)
+	fs := e.bridge(flag.NewFlagSet("shoplab probe", flag.ContinueOnError))
 	fs.SetOutput(e.stderr)
 	url := fs.String("url", "http://127.0.0.1:8081/readyz", "URL that must answer 2xx")
 	timeout := fs.Duration("timeout", 3*time.Second, "deadline of the whole probe")

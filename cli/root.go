@@ -52,6 +52,7 @@ const envNote = `Every flag not given on the command line is read from SHOPLAB_<
 // here still runs, with its arguments passed through unparsed (and its
 // --help not shown by cobra): TestHelpEveryCommand fails until it is added.
 var shapes = map[string]shape{
+	"probe": {args: cobra.NoArgs, long: "The container healthcheck (the image is distroless: no shell, no curl): exits 0 when --url answers 2xx within --timeout, 1 otherwise."},
 	"up": {args: cobra.NoArgs, long: `Runs every unit in one process on the embedded local env (kfake Kafka, SQLite,
 gofakes3, toxiproxy), or on a real env's parts with --env host. Prints the
 addresses, then serves until Ctrl-C.
