@@ -77,13 +77,13 @@ func (c *Cloud) resultsFor(ctx context.Context) (*resultsReader, error) {
 // the JVM's log in <data dir>/analytics/flink.log.
 func (c *Cloud) buildFlinkAnalytics(ctx context.Context, log *slog.Logger, dir string) (runner, error) {
 	e := c.cfg.Env
-	results, err := c.resultsFor(ctx)
-	if err != nil {
-		return nil, err
-	}
 	late := e.Analytics.LateTopicName()
 	if err := flink.CreateTopics(ctx, c.kafkaAddrs, 1, late); err != nil {
 		return nil, fmt.Errorf("%s: %w", e.Where("analytics.late_topic", late), err)
+	}
+	results, err := c.resultsFor(ctx)
+	if err != nil {
+		return nil, err
 	}
 	group := c.group(Analytics)
 	if group == "" {
@@ -369,9 +369,18 @@ func newResultsReader(ctx context.Context, brokers []string, results, late strin
 		if t == "" {
 			continue
 		}
-		if r.from[t], err = endOffsets(client, t); err != nil {
-			client.Close()
-			return nil, fmt.Errorf("kafka: end offsets of %s: %w", t, err)
+		// A topic created a moment ago may have no leader yet.
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			if r.from[t], err = endOffsets(client, t); err == nil {
+				break
+			}
+			if time.Now().After(deadline) || ctx.Err() != nil {
+				client.Close()
+				return nil, fmt.Errorf("kafka: end offsets of %s: %w", t, err)
+			}
+			_ = client.RefreshMetadata(t)
+			time.Sleep(200 * time.Millisecond)
 		}
 	}
 	return r, nil
