@@ -450,28 +450,11 @@ func (r *resultsReader) read(ctx context.Context, topic string) ([][]byte, error
 	defer consumer.Close()
 	var out [][]byte
 	for _, p := range slices.Sorted(maps.Keys(ends)) {
-		start, end := r.from[topic][p], ends[p]
-		if end <= start {
-			continue
-		}
-		pc, err := consumer.ConsumePartition(topic, p, start)
+		vals, err := kafkax.ReadRange(ctx, consumer, topic, p, r.from[topic][p], ends[p])
 		if err != nil {
-			return nil, errs.E(errs.Unavailable, "kafka: read %s/%d: %v", topic, p, err)
+			return nil, errs.E(errs.Unavailable, "kafka: %v", err)
 		}
-		for next := start; next < end; {
-			select {
-			case m := <-pc.Messages():
-				out = append(out, m.Value)
-				next = m.Offset + 1
-			case e := <-pc.Errors():
-				pc.Close()
-				return nil, errs.E(errs.Unavailable, "kafka: read %s/%d: %v", topic, p, e.Err)
-			case <-ctx.Done():
-				pc.Close()
-				return nil, errs.E(errs.Unavailable, "kafka: read %s/%d: %v", topic, p, ctx.Err())
-			}
-		}
-		pc.Close()
+		out = append(out, vals...)
 	}
 	return out, nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/IBM/sarama"
 
 	"github.com/shoplab/shoplab/services/api/events"
+	"github.com/shoplab/shoplab/services/platform/kafkax"
 )
 
 // LateEvent is one record of the late topic: an event dropped as late and
@@ -189,27 +190,11 @@ func ReadAll(ctx context.Context, brokers []string, topic string) ([][]byte, err
 		if err != nil {
 			return nil, fmt.Errorf("start offset of %s/%d: %w", topic, p, err)
 		}
-		if end <= start {
-			continue
-		}
-		pc, err := c.ConsumePartition(topic, p, start)
+		vals, err := kafkax.ReadRange(ctx, c, topic, p, start, end)
 		if err != nil {
-			return nil, fmt.Errorf("read %s/%d: %w", topic, p, err)
+			return nil, err
 		}
-		for next := start; next < end; {
-			select {
-			case m := <-pc.Messages():
-				out = append(out, m.Value)
-				next = m.Offset + 1
-			case e := <-pc.Errors():
-				pc.Close()
-				return nil, fmt.Errorf("read %s/%d: %w", topic, p, e.Err)
-			case <-ctx.Done():
-				pc.Close()
-				return nil, ctx.Err()
-			}
-		}
-		pc.Close()
+		out = append(out, vals...)
 	}
 	return out, nil
 }

@@ -5,6 +5,8 @@
 package kafkax
 
 import (
+	"context"
+	"fmt"
 	"net"
 	"time"
 
@@ -90,4 +92,31 @@ func ConsumerConfig(clientID string, opts ...Option) *sarama.Config {
 	c.Consumer.Retry.Backoff = 500 * time.Millisecond
 	c.Consumer.MaxWaitTime = 250 * time.Millisecond
 	return apply(c, opts)
+}
+
+// ReadRange returns the values of partition p of topic from offset start
+// up to end (exclusive), in order: a bounded read of what a topic held at
+// a moment, as the analytics readers and the differential tests need.
+func ReadRange(ctx context.Context, c sarama.Consumer, topic string, p int32, start, end int64) ([][]byte, error) {
+	if end <= start {
+		return nil, nil
+	}
+	pc, err := c.ConsumePartition(topic, p, start)
+	if err != nil {
+		return nil, fmt.Errorf("read %s/%d: %w", topic, p, err)
+	}
+	defer pc.Close()
+	var out [][]byte
+	for next := start; next < end; {
+		select {
+		case m := <-pc.Messages():
+			out = append(out, m.Value)
+			next = m.Offset + 1
+		case e := <-pc.Errors():
+			return nil, fmt.Errorf("read %s/%d: %w", topic, p, e.Err)
+		case <-ctx.Done():
+			return nil, fmt.Errorf("read %s/%d: %w", topic, p, ctx.Err())
+		}
+	}
+	return out, nil
 }
