@@ -68,6 +68,7 @@ func runRun(ctx context.Context, e env, args []string) error {
 		return usageError("--out takes one scenario; without it each run gets its own directory under shoplab-runs/")
 	}
 	var failed []string
+	recap := map[string][]string{}
 	skipped := 0
 	for i, s := range scenarios {
 		if !s.SupportsEnv(envLabel(env)) {
@@ -116,10 +117,17 @@ func runRun(ctx context.Context, e env, args []string) error {
 		}
 		if !ok {
 			failed = append(failed, s.Name)
+			recap[s.Name] = append([]string{fmt.Sprintf("verdict %s, expected %s", j.Verdict, j.Expected)}, j.Reasons...)
 		}
 	}
 	if len(scenarios) > 1 {
 		fmt.Fprintf(e.stdout, "\n%d scenario(s), %d as expected, %d not, %d skipped (not for this env)\n", len(scenarios), len(scenarios)-len(failed)-skipped, len(failed), skipped)
+		for _, name := range failed {
+			fmt.Fprintf(e.stdout, "  %s:\n", name)
+			for _, line := range recap[name] {
+				fmt.Fprintf(e.stdout, "    %s\n", line)
+			}
+		}
 	}
 	if len(failed) > 0 {
 		what := "failed"

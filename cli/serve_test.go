@@ -27,17 +27,29 @@ func freeAddr(t *testing.T) string {
 // context cancellation.
 func TestServeRunsAUnitUntilCancelled(t *testing.T) {
 	grpcAddr, opsAddr := freeAddr(t), freeAddr(t)
-	var out bytes.Buffer
-	e := env{stdout: &out, stderr: &out, lookup: func(k string) (string, bool) {
+	dataDir := t.TempDir()
+	stop := serveUntilReady(t, func(k string) (string, bool) {
 		if k == "SHOPLAB_DATA_DIR" {
-			return t.TempDir(), true
+			return dataDir, true
 		}
 		return "", false
-	}}
+	}, opsAddr, "product", "--grpc-addr", grpcAddr, "--ops-addr", opsAddr, "--log-level", "error")
+	stop()
+}
+
+// serveUntilReady runs `shoplab serve` with args in the background, as a
+// container entrypoint would, and returns once the unit's /readyz answers 200
+// on opsAddr. The returned stop cancels the command's context (a signal's
+// effect) and fails the test unless serve returns nil within 15 s.
+func serveUntilReady(t *testing.T, lookup func(string) (string, bool), opsAddr string, args ...string) (stop func()) {
+	t.Helper()
+	var out bytes.Buffer
+	e := env{stdout: &out, stderr: &out, lookup: lookup}
 	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, e, []string{"shoplab", "serve", "product", "--grpc-addr", grpcAddr, "--ops-addr", opsAddr, "--log-level", "error"})
+		done <- run(ctx, e, append([]string{"shoplab", "serve"}, args...))
 	}()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -50,22 +62,25 @@ func TestServeRunsAUnitUntilCancelled(t *testing.T) {
 		}
 		select {
 		case err := <-done:
-			t.Fatalf("serve exited early: %v\n%s", err, out.String())
+			t.Fatalf("serve %v exited early: %v\n%s", args, err, out.String())
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("product never became ready\n%s", out.String())
+			t.Fatalf("serve %v never became ready\n%s", args, out.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("serve returned %v", err)
+	return func() {
+		t.Helper()
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("serve %v returned %v\n%s", args, err, out.String())
+			}
+		case <-time.After(15 * time.Second):
+			t.Fatalf("serve %v did not stop after cancellation", args)
 		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("serve did not stop after cancellation")
 	}
 }
 
@@ -93,45 +108,11 @@ func TestServeRefusesBadInput(t *testing.T) {
 func TestServeUserOnPostgres(t *testing.T) {
 	dsn := partstest.Postgres(t)
 	grpcAddr, opsAddr := freeAddr(t), freeAddr(t)
-	var out bytes.Buffer
-	e := env{stdout: &out, stderr: &out, lookup: func(k string) (string, bool) {
+	stop := serveUntilReady(t, func(k string) (string, bool) {
 		if k == "SHOPLAB_DATABASE_URL" {
 			return dsn, true
 		}
 		return "", false
-	}}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, e, []string{"shoplab", "serve", "user", "--grpc-addr", grpcAddr, "--ops-addr", opsAddr, "--data-dir", "", "--log-level", "error"})
-	}()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := http.Get("http://" + opsAddr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("serve exited early: %v\n%s", err, out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("user on PostgreSQL never became ready\n%s", out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("serve returned %v", err)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("serve did not stop after cancellation")
-	}
+	}, opsAddr, "user", "--grpc-addr", grpcAddr, "--ops-addr", opsAddr, "--data-dir", "", "--log-level", "error")
+	stop()
 }

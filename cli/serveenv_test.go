@@ -1,16 +1,13 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"flag"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -68,37 +65,9 @@ func TestServeUserOnPostgresEnv(t *testing.T) {
 		t.Fatal(err)
 	}
 	grpcAddr, opsAddr := freeAddr(t), freeAddr(t)
-	var out bytes.Buffer
-	e := env{stdout: &out, stderr: &out, lookup: func(string) (string, bool) { return "", false }}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, e, []string{"shoplab", "serve", "user", "--env", path, "--grpc-addr", grpcAddr, "--ops-addr", opsAddr, "--log-level", "error"})
-	}()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := http.Get("http://" + opsAddr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("serve exited early: %v\n%s", err, out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("user never became ready\n%s", out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("serve returned %v", err)
-	}
+	stop := serveUntilReady(t, func(string) (string, bool) { return "", false }, opsAddr,
+		"user", "--env", path, "--grpc-addr", grpcAddr, "--ops-addr", opsAddr, "--log-level", "error")
+	stop()
 	admin := os.Getenv(partstest.EnvPostgresDSN)
 	conn, err := pgx.Connect(context.Background(), admin)
 	if err != nil {
