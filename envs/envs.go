@@ -77,6 +77,12 @@ type Env struct {
 	// down as a whole (spec.Scenario.CapRate), because the env's parts
 	// cannot serve more, not because the scenario asks less.
 	ScenarioMaxRate float64 `yaml:"scenario_max_rate"`
+	// ScenarioLatencyFactor multiplies a scenario's latency bounds on this
+	// env (0 or 1 = as written; spec.Scenario.ScaleLatency): emulated parts
+	// on a shared machine have a tail the platform does not, and a budget
+	// written for the platform should not judge the emulator. Error
+	// budgets and invariants are never scaled.
+	ScenarioLatencyFactor float64 `yaml:"scenario_latency_factor"`
 	File            string  `yaml:"-"` // where it was loaded from ("envs/host.yaml")
 }
 

@@ -88,9 +88,10 @@ func Run(ctx context.Context, s *spec.Scenario, o Options) (*journal.Journal, er
 	if o.Short {
 		s = s.Scale(ShortFactor)
 	}
-	rateFactor := 1.0
+	rateFactor, latencyFactor := 1.0, 1.0
 	if o.Env != nil && o.Target == "" {
 		s, rateFactor = s.CapRate(o.Env.ScenarioMaxRate)
+		s, latencyFactor = s.ScaleLatency(o.Env.ScenarioLatencyFactor)
 	}
 	seed := s.Seed
 	if o.Seed != nil {
@@ -106,6 +107,10 @@ func Run(ctx context.Context, s *spec.Scenario, o Options) (*journal.Journal, er
 	if rateFactor < 1 {
 		j.RateFactor = rateFactor
 		fmt.Fprintf(o.Progress, "• %s: rates and throughput bounds ×%.3g: the %s env serves at most %g iterations/s (scenario_max_rate)\n", s.Name, rateFactor, o.Env.Name, o.Env.ScenarioMaxRate)
+	}
+	if latencyFactor > 1 {
+		j.LatencyFactor = latencyFactor
+		fmt.Fprintf(o.Progress, "• %s: latency bounds ×%.3g on the %s env (scenario_latency_factor); error budgets and invariants as written\n", s.Name, latencyFactor, o.Env.Name)
 	}
 	r := &runState{s: s, o: o, j: j, active: map[string]bool{}}
 	err := r.run(ctx, seed)

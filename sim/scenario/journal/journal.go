@@ -21,19 +21,20 @@ const (
 
 // Journal is one run.
 type Journal struct {
-	Scenario    string    `json:"scenario"`
-	Description string    `json:"description"`
-	File        string    `json:"file"`
-	Seed        uint64    `json:"seed"`
-	Short       bool      `json:"short"`                 // run with --short
-	ScaleFactor float64   `json:"scale_factor"`          // times in the file were multiplied by this (1 = as written)
-	RateFactor  float64   `json:"rate_factor,omitempty"` // arrival rates and throughput bounds were multiplied by this to fit the env's scenario_max_rate (absent = as written)
-	Verdict     string    `json:"verdict"`               // "pass" or "fail"
-	Expected    string    `json:"expected"`              // the scenario's expect
-	Reasons     []string  `json:"reasons"`               // why the verdict is fail; empty on pass
-	StartedAt   time.Time `json:"started_at"`
-	Seconds     float64   `json:"seconds"`      // wall time of the whole run
-	LoadSeconds float64   `json:"load_seconds"` // scheduled load duration
+	Scenario      string    `json:"scenario"`
+	Description   string    `json:"description"`
+	File          string    `json:"file"`
+	Seed          uint64    `json:"seed"`
+	Short         bool      `json:"short"`                    // run with --short
+	ScaleFactor   float64   `json:"scale_factor"`             // times in the file were multiplied by this (1 = as written)
+	RateFactor    float64   `json:"rate_factor,omitempty"`    // arrival rates and throughput bounds were multiplied by this to fit the env's scenario_max_rate (absent = as written)
+	LatencyFactor float64   `json:"latency_factor,omitempty"` // latency bounds were multiplied by this, the env's scenario_latency_factor (absent = as written)
+	Verdict       string    `json:"verdict"`                  // "pass" or "fail"
+	Expected      string    `json:"expected"`                 // the scenario's expect
+	Reasons       []string  `json:"reasons"`                  // why the verdict is fail; empty on pass
+	StartedAt     time.Time `json:"started_at"`
+	Seconds       float64   `json:"seconds"`      // wall time of the whole run
+	LoadSeconds   float64   `json:"load_seconds"` // scheduled load duration
 
 	Aborted    *Abort           `json:"aborted,omitempty"`
 	Phases     []Phase          `json:"phases"`

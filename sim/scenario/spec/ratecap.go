@@ -42,3 +42,37 @@ func (s *Scenario) CapRate(maxRate float64) (*Scenario, float64) {
 	}
 	return c, f
 }
+
+// ScaleLatency returns a copy of s whose latency bounds (of probes, abort
+// rules and recovery rules) are multiplied by f, and the factor applied: an
+// env whose parts are emulators on a shared machine (the host env's
+// moto_server is one Python thread) has a tail several times the cloud's,
+// so a budget written for the platform would judge the emulator instead.
+// Error budgets, throughput bounds, times, faults and invariants stay as
+// they are. f <= 1 returns s and 1.
+func (s *Scenario) ScaleLatency(f float64) (*Scenario, float64) {
+	if f <= 1 {
+		return s, 1
+	}
+	c := s.clone()
+	scale := func(t *Threshold) {
+		if !t.Metric.IsLatency() {
+			return
+		}
+		for _, b := range []*Bound{t.Min, t.Max} {
+			if b != nil {
+				b.Value *= f
+			}
+		}
+	}
+	for i := range c.SteadyState {
+		scale(&c.SteadyState[i].Threshold)
+	}
+	for i := range c.Abort {
+		scale(&c.Abort[i].Threshold)
+	}
+	for i := range c.Recovery {
+		scale(&c.Recovery[i].Threshold)
+	}
+	return c, f
+}

@@ -41,3 +41,51 @@ func TestCapRateScalesRatesAndThroughputOnly(t *testing.T) {
 		t.Errorf("a cap at the peak changed the scenario (factor %v)", f1)
 	}
 }
+
+func TestScaleLatencyScalesLatencyBoundsOnly(t *testing.T) {
+	s, err := spec.Load("../../../scenarios/payment-latency.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, f := s.ScaleLatency(2)
+	if f != 2 {
+		t.Fatalf("factor = %v, want 2", f)
+	}
+	check := func(kind, name string, got, was spec.Threshold) {
+		t.Helper()
+		want := 1.0
+		if was.Metric.IsLatency() {
+			want = 2
+		}
+		for _, b := range [][2]*spec.Bound{{got.Max, was.Max}, {got.Min, was.Min}} {
+			if b[1] != nil && b[0].Value != b[1].Value*want {
+				t.Errorf("%s %s (%s): bound %v, want %v", kind, name, was.Metric, b[0].Value, b[1].Value*want)
+			}
+		}
+	}
+	latency := 0
+	for i, p := range c.SteadyState {
+		check("probe", p.Name, p.Threshold, s.SteadyState[i].Threshold)
+		if p.Metric.IsLatency() {
+			latency++
+		}
+	}
+	for i, r := range c.Recovery {
+		check("recovery", r.Name, r.Threshold, s.Recovery[i].Threshold)
+	}
+	for i, a := range c.Abort {
+		check("abort", string(a.Metric), a.Threshold, s.Abort[i].Threshold)
+	}
+	if latency == 0 || len(c.Recovery) == 0 {
+		t.Fatal("payment-latency.yaml lost its latency probes or recovery rule: the test checks nothing")
+	}
+	if s.SteadyState[0].Max.Value == c.SteadyState[0].Max.Value {
+		t.Errorf("ScaleLatency changed nothing, or changed the original too")
+	}
+	if c.TotalDuration() != s.TotalDuration() || c.Load.PeakRate() != s.Load.PeakRate() {
+		t.Errorf("times or rates changed")
+	}
+	if same, f1 := s.ScaleLatency(1); same != s || f1 != 1 {
+		t.Errorf("factor 1 changed the scenario (factor %v)", f1)
+	}
+}
