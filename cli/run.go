@@ -4,16 +4,21 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"golang.org/x/term"
 
+	"github.com/shoplab/shoplab/envs"
 	"github.com/shoplab/shoplab/services/platform/config"
+	"github.com/shoplab/shoplab/sim/cloud"
 	"github.com/shoplab/shoplab/sim/scenario"
 	"github.com/shoplab/shoplab/sim/scenario/bundle"
+	"github.com/shoplab/shoplab/sim/scenario/journal"
 	"github.com/shoplab/shoplab/sim/scenario/spec"
 )
 
@@ -32,6 +37,7 @@ func runRun(ctx context.Context, e env, args []string) error {
 	envName := fs.String("env", "local", "where the parts run: local (embedded), host (`shoplab deps up`), or an env file's path")
 	depsStateDir := fs.String("deps-state-dir", "", "state dir of `shoplab deps up`, whose postgres and kafka a scenario's kill/restart faults stop and start (default: deps' default)")
 	analyticsEngine := fs.String("analytics", "", analyticsFlagUsage)
+	retryTiming := fs.Int("retry-timing", 0, "run a scenario again, up to N times, when it missed its verdict on timing alone (latency, throughput or dropped-iteration probes and latency recovery rules); a failed invariant, error budget, fault or abort is never retried. Every attempt is printed and kept")
 	if err := config.Parse(fs, args, e.lookup); err != nil {
 		return usageError("%v", err)
 	}
@@ -69,6 +75,7 @@ func runRun(ctx context.Context, e env, args []string) error {
 	}
 	var failed []string
 	recap := map[string][]string{}
+	retried := map[string][]string{} // what the attempts before the last missed on
 	skipped := 0
 	for i, s := range scenarios {
 		if !s.SupportsEnv(envLabel(env)) {
@@ -76,37 +83,21 @@ func runRun(ctx context.Context, e env, args []string) error {
 			skipped++
 			continue
 		}
-		o := scenario.Options{File: paths[i], Short: *short, Progress: e.stdout, TTY: isTerminal(e.stdout), Target: *target, Env: env, PGPassword: pgPassword, Parts: partCtl, DockerHost: dockerHost}
-		if *seed >= 0 {
-			v := uint64(*seed)
-			o.Seed = &v
-		}
-		o.OutDir = *out
-		if o.OutDir == "" {
-			o.OutDir = filepath.Join("shoplab-runs", fmt.Sprintf("%s-%s", s.Name, time.Now().Format("20060102-150405")))
-		}
-		logPath := filepath.Join(o.OutDir, "units.log")
-		if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
-			return err
-		}
-		logFile, err := os.Create(logPath)
-		if err != nil {
-			return err
-		}
-		o.UnitLog = logFile
-		j, err := scenario.Run(ctx, s, o)
-		_ = logFile.Close()
-		if err != nil {
-			return fmt.Errorf("%s: %w", s.Name, err)
-		}
-		scenario.Summary(e.stdout, j)
-		fmt.Fprintf(e.stdout, "  report   %s\n", filepath.Join(o.OutDir, "report.html"))
-		if *bundleRun {
-			path, err := bundle.Write(o.OutDir, paths[i], bundle.Current())
-			if err != nil {
-				return fmt.Errorf("%s: bundle: %w", s.Name, err)
+		var j *journal.Journal
+		for attempt := 0; ; attempt++ {
+			if j, err = runScenario(ctx, e, s, paths[i], attempt, runOpts{short: *short, target: *target, env: env, pgPassword: pgPassword,
+				parts: partCtl, dockerHost: dockerHost, seed: *seed, out: *out, bundle: *bundleRun}); err != nil {
+				return err
 			}
-			fmt.Fprintf(e.stdout, "  bundle   %s\n", path)
+			missed := j.Verdict != "pass"
+			if *checkExpect {
+				missed = j.Verdict != j.Expected
+			}
+			if !missed || attempt >= *retryTiming || !scenario.MissedOnTimingOnly(j) {
+				break
+			}
+			fmt.Fprintf(e.stdout, "  ! %s missed its verdict on timing alone (%s); attempt %d of %d\n", s.Name, strings.Join(j.Reasons, "; "), attempt+2, *retryTiming+1)
+			retried[s.Name] = append(retried[s.Name], j.Reasons...)
 		}
 		ok := j.Verdict == "pass"
 		if *checkExpect {
@@ -122,6 +113,9 @@ func runRun(ctx context.Context, e env, args []string) error {
 	}
 	if len(scenarios) > 1 {
 		fmt.Fprintf(e.stdout, "\n%d scenario(s), %d as expected, %d not, %d skipped (not for this env)\n", len(scenarios), len(scenarios)-len(failed)-skipped, len(failed), skipped)
+		for _, name := range slices.Sorted(maps.Keys(retried)) {
+			fmt.Fprintf(e.stdout, "  %s was run again after missing on timing: %s\n", name, strings.Join(retried[name], "; "))
+		}
 		for _, name := range failed {
 			fmt.Fprintf(e.stdout, "  %s:\n", name)
 			for _, line := range recap[name] {
@@ -137,6 +131,59 @@ func runRun(ctx context.Context, e env, args []string) error {
 		return &exitError{code: 1, err: fmt.Errorf("%s %s", strings.Join(failed, ", "), what)}
 	}
 	return nil
+}
+
+// runOpts are the flags of `shoplab run` that each scenario run takes.
+type runOpts struct {
+	short       bool
+	target, out string
+	env         *envs.Env
+	pgPassword  string
+	parts       cloud.PartControl
+	dockerHost  string
+	seed        int64
+	bundle      bool
+}
+
+// runScenario runs s once (attempt counts from 0; a retry gets its own run
+// directory), prints its summary and returns its journal.
+func runScenario(ctx context.Context, e env, s *spec.Scenario, path string, attempt int, ro runOpts) (*journal.Journal, error) {
+	o := scenario.Options{File: path, Short: ro.short, Progress: e.stdout, TTY: isTerminal(e.stdout), Target: ro.target, Env: ro.env, PGPassword: ro.pgPassword, Parts: ro.parts, DockerHost: ro.dockerHost}
+	if ro.seed >= 0 {
+		v := uint64(ro.seed)
+		o.Seed = &v
+	}
+	o.OutDir = ro.out
+	if o.OutDir == "" {
+		o.OutDir = filepath.Join("shoplab-runs", fmt.Sprintf("%s-%s", s.Name, time.Now().Format("20060102-150405")))
+	}
+	if attempt > 0 {
+		o.OutDir = fmt.Sprintf("%s-attempt%d", o.OutDir, attempt+1)
+	}
+	logPath := filepath.Join(o.OutDir, "units.log")
+	if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
+		return nil, err
+	}
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	o.UnitLog = logFile
+	j, err := scenario.Run(ctx, s, o)
+	_ = logFile.Close()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s.Name, err)
+	}
+	scenario.Summary(e.stdout, j)
+	fmt.Fprintf(e.stdout, "  report   %s\n", filepath.Join(o.OutDir, "report.html"))
+	if ro.bundle {
+		bpath, err := bundle.Write(o.OutDir, path, bundle.Current())
+		if err != nil {
+			return nil, fmt.Errorf("%s: bundle: %w", s.Name, err)
+		}
+		fmt.Fprintf(e.stdout, "  bundle   %s\n", bpath)
+	}
+	return j, nil
 }
 
 // isTerminal reports whether w is a terminal, for the live progress line.

@@ -9,7 +9,8 @@ import (
 
 // TestRunRecapsUnexpectedVerdicts: a library run ends with each scenario
 // that missed its expect and the checks that made it miss, so the cause is
-// next to the exit status (CI shows the tail of a long log).
+// next to the exit status (CI shows the tail of a long log); a miss on
+// timing alone is retried as often as --retry-timing allows.
 func TestRunRecapsUnexpectedVerdicts(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs two short scenarios on the local env")
@@ -34,7 +35,7 @@ invariants: [no_lost_orders]
 	good := scenario("recap-good", "pass", "10s")
 	bad := scenario("recap-bad", "pass", "1us")
 	t.Chdir(dir)
-	stdout, stderr, code := runCLI(t, nil, "run", "--check-expect", good, bad)
+	stdout, stderr, code := runCLI(t, nil, "run", "--check-expect", "--retry-timing", "1", good, bad)
 	if code != 1 {
 		t.Fatalf("exit %d, want 1\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
@@ -42,7 +43,13 @@ invariants: [no_lost_orders]
 	if !ok {
 		t.Fatalf("no library summary line:\n%s", stdout)
 	}
-	for _, want := range []string{"recap-bad:", "verdict fail, expected pass", "probe browse-p95 [before]"} {
+	if n := strings.Count(stdout, "recap-bad: FAIL"); n != 2 {
+		t.Errorf("recap-bad ran %d time(s), want 2 (a latency-only miss is retried once)", n)
+	}
+	if n := strings.Count(stdout, "recap-good: PASS"); n != 1 {
+		t.Errorf("recap-good ran %d time(s), want 1", n)
+	}
+	for _, want := range []string{"recap-bad was run again after missing on timing", "recap-bad:", "verdict fail, expected pass", "probe browse-p95 [before]"} {
 		if !strings.Contains(recap, want) {
 			t.Errorf("recap lacks %q:\n%s", want, recap)
 		}

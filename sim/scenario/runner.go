@@ -634,3 +634,49 @@ func Summary(w io.Writer, j *journal.Journal) {
 		fmt.Fprintf(w, "  aborted: %s\n", j.Aborted.Detail)
 	}
 }
+
+// MissedOnTimingOnly reports whether every check that failed in j measured
+// time alone: a latency, throughput or dropped-iterations probe, or a
+// recovery rule on a latency. Such a miss can be the machine's (a 2 s stall
+// of a shared 2-core box shows in every journey at once), so a library run
+// may retry it; a failed invariant, error budget, fault or abort is the
+// platform's and never is. A journal with no failed check reports false.
+func MissedOnTimingOnly(j *journal.Journal) bool {
+	if j.Aborted != nil {
+		return false
+	}
+	timing := func(metric string) bool {
+		m := spec.Metric(metric)
+		return m.IsLatency() || m == spec.Throughput || m == spec.DroppedIterations
+	}
+	missed := 0
+	for _, p := range j.Probes {
+		if p.OK || p.Skipped {
+			continue
+		}
+		if !timing(p.Metric) {
+			return false
+		}
+		missed++
+	}
+	for _, rr := range j.Recovery {
+		if rr.OK {
+			continue
+		}
+		if !spec.Metric(rr.Metric).IsLatency() {
+			return false
+		}
+		missed++
+	}
+	for _, inv := range j.Invariants {
+		if !inv.OK {
+			return false
+		}
+	}
+	for _, f := range j.Faults {
+		if f.Error != "" {
+			return false
+		}
+	}
+	return missed > 0
+}
