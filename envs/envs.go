@@ -83,7 +83,7 @@ type Env struct {
 	// written for the platform should not judge the emulator. Error
 	// budgets and invariants are never scaled.
 	ScenarioLatencyFactor float64 `yaml:"scenario_latency_factor"`
-	File            string  `yaml:"-"` // where it was loaded from ("envs/host.yaml")
+	File                  string  `yaml:"-"` // where it was loaded from ("envs/host.yaml")
 }
 
 // Kafka is the broker side of an env.
