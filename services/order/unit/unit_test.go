@@ -27,6 +27,7 @@ import (
 	"github.com/shoplab/shoplab/services/platform/grpcx"
 	"github.com/shoplab/shoplab/services/platform/kafkax"
 	"github.com/shoplab/shoplab/services/platform/metrics"
+	"github.com/shoplab/shoplab/services/platform/parts/partstest"
 )
 
 // newCluster starts an in-process Kafka with the orders topic, on port 0
@@ -343,11 +344,29 @@ func (k *killer) kill() {
 	k.cancel()
 }
 
+// stores are the order unit's two store adapters: SQLite in the data
+// directory, and PostgreSQL (a fresh database; skipped, saying why, when
+// no server is given).
+var stores = []struct {
+	name string
+	use  func(t *testing.T, cfg *unit.Config)
+}{
+	{"sqlite", func(*testing.T, *unit.Config) {}},
+	{"postgres", func(t *testing.T, cfg *unit.Config) { cfg.DatabaseURL = partstest.Postgres(t) }},
+}
+
 // TestCrashAndRestart kills the unit at each step of placing an order,
-// starts a new unit on the same data directory, and checks that the order
-// ends PAID with one event (charged) or FAILED with its stock back (not
-// charged): never PENDING, never charged twice.
+// starts a new unit on the same store (data directory or PostgreSQL
+// database), and checks that the recovery loop ends the order PAID with
+// one event (charged) or FAILED with its stock back (not charged): never
+// PENDING, never charged twice.
 func TestCrashAndRestart(t *testing.T) {
+	for _, st := range stores {
+		t.Run(st.name, func(t *testing.T) { testCrashAndRestart(t, st.use) })
+	}
+}
+
+func testCrashAndRestart(t *testing.T, useStore func(*testing.T, *unit.Config)) {
 	tests := []struct {
 		name   string
 		method string
@@ -365,6 +384,7 @@ func TestCrashAndRestart(t *testing.T) {
 			addrs := fakedeps.Serve(t, fakes)
 			dir := t.TempDir()
 			cfg := config(addrs, dir, kc.ListenAddrs())
+			useStore(t, &cfg)
 
 			k := &killer{method: tc.method, after: tc.after}
 			icpt := []grpc.UnaryClientInterceptor{k.interceptor()}
@@ -488,5 +508,76 @@ func TestNewRefusesBadConfig(t *testing.T) {
 	}
 	if err := u.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
+	}
+}
+
+// TestTwoReplicasOnOnePostgresPublishEachEventOnce runs two order units on
+// one PostgreSQL database, as two replicas of a Deployment do, with their
+// relays polling every few milliseconds so both keep reaching for the
+// same outbox rows. Orders are placed through both at once; every order
+// must end with exactly one event on the topic, and the outbox empty.
+func TestTwoReplicasOnOnePostgresPublishEachEventOnce(t *testing.T) {
+	dsn := partstest.Postgres(t)
+	kc := newCluster(t)
+	fakes := fakedeps.Standard()
+	fakes.Products = fakedeps.NewProducts(fakedeps.Product{ID: "p1", Name: "Go Book", Category: "books", Currency: "USD", PriceCents: 1250, Stock: 1000})
+	addrs := fakedeps.Serve(t, fakes)
+	replicas := make([]*running, 2)
+	for i := range replicas {
+		cfg := config(addrs, t.TempDir(), kc.ListenAddrs())
+		cfg.DatabaseURL = dsn
+		cfg.OutboxPollInterval = 2 * time.Millisecond
+		replicas[i] = start(t, cfg, unit.Deps{})
+	}
+
+	const perReplica = 15
+	var (
+		wg  sync.WaitGroup
+		mu  sync.Mutex
+		ids []string
+	)
+	for r, u := range replicas {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perReplica {
+				req := createReq(fmt.Sprintf("r%d-k%d", r, i), fakedeps.TokenVisa)
+				req.Items = req.Items[:1]
+				req.Items[0].Quantity = 1
+				resp, err := u.client.CreateOrder(t.Context(), req)
+				if err != nil || resp.GetOrder().GetStatus() != shoplabv1.OrderStatus_ORDER_STATUS_PAID {
+					t.Errorf("replica %d CreateOrder = %v, %v; want PAID", r, resp, err)
+					return
+				}
+				mu.Lock()
+				ids = append(ids, resp.GetOrder().GetId())
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	waitFor(t, "both replicas' outbox to drain", func() bool {
+		return backlog(t, replicas[0].Unit) == 0 && backlog(t, replicas[1].Unit) == 0
+	})
+	// A relay that published twice would have done so by now; give a
+	// straggler one more poll round before counting.
+	time.Sleep(50 * time.Millisecond)
+	got := map[string]int{}
+	for _, m := range readAll(t, kc.ListenAddrs()) {
+		got[string(m.Key)]++
+	}
+	for _, id := range ids {
+		if got[id] != 1 {
+			t.Errorf("order %s: %d events, want 1", id, got[id])
+		}
+	}
+	if len(got) != len(ids) {
+		t.Errorf("%d orders have events, want %d", len(got), len(ids))
+	}
+	for _, u := range replicas {
+		u.stop(t)
 	}
 }
