@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"net/http"
 	"strconv"
@@ -114,6 +115,9 @@ func awsErrorResponse(req *http.Request, r *awsRule) *http.Response {
 	case req.Header.Get("X-Amz-Target") != "":
 		h.Set("Content-Type", "application/x-amz-json-1.0")
 		body, _ = json.Marshal(map[string]string{"__type": "com.amazonaws.dynamodb.v20120810#" + r.code, "message": InjectedMessage})
+		// DynamoDB signs every answer, errors too, with the CRC32 of its
+		// body; the SDK checks it and logs a warning per call without it.
+		h.Set("X-Amz-Crc32", strconv.FormatUint(uint64(crc32.ChecksumIEEE(body)), 10))
 	case isS3(req):
 		h.Set("Content-Type", "application/xml")
 		type s3Error struct {

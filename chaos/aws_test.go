@@ -3,6 +3,7 @@ package chaos
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/logging"
 
 	"github.com/shoplab/shoplab/services/platform/errs"
 )
@@ -67,6 +69,33 @@ func TestAWSErrorThrottlesDynamoDBAsTheSDKKnowsIt(t *testing.T) {
 	MustRemove(t, e, id)
 	if err := put(); err != nil {
 		t.Fatalf("after removal: %v", err)
+	}
+}
+
+// TestAWSErrorPassesTheSDKsChecksum: an injected DynamoDB error carries
+// the X-Amz-Crc32 header real DynamoDB sends, so the SDK's response
+// checksum holds and it logs nothing (without the header it warned once
+// per throttled call, 154 lines in one CI scenario).
+func TestAWSErrorPassesTheSDKsChecksum(t *testing.T) {
+	e := MustEngine(t, WithSeed(7))
+	srv, _ := fakeAWS(t)
+	var logged []string
+	cfg := awsConfig(srv.URL, e.AWSHTTPClient("product"), 1)
+	cfg.Logger = logging.LoggerFunc(func(c logging.Classification, format string, v ...any) {
+		logged = append(logged, fmt.Sprintf(string(c)+" "+format, v...))
+	})
+	db := dynamodb.NewFromConfig(cfg)
+	MustApply(t, e, Fault{Name: "throttle", Target: "product->aws", Type: AWSError})
+	for range 3 {
+		_, err := db.GetItem(context.Background(), &dynamodb.GetItemInput{TableName: aws.String("t"),
+			Key: map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: "1"}}})
+		var pte *types.ProvisionedThroughputExceededException
+		if !errors.As(err, &pte) {
+			t.Fatalf("err = %v, want ProvisionedThroughputExceededException", err)
+		}
+	}
+	if len(logged) != 0 {
+		t.Fatalf("the SDK logged %d lines, want none: %q", len(logged), logged)
 	}
 }
 
