@@ -26,3 +26,5 @@ func TestStoreContract(t *testing.T) {
 }
 
 func BenchmarkPlaceOrder(b *testing.B) { ordertest.BenchPlace(b, open(b)) }
+
+func BenchmarkRelayBatch(b *testing.B) { ordertest.BenchRelay(b, open(b), 100) }

@@ -28,3 +28,12 @@ func BenchmarkPlaceOrder(b *testing.B) {
 	defer s.Close()
 	ordertest.BenchPlace(b, s)
 }
+
+func BenchmarkRelayBatch(b *testing.B) {
+	s, err := sqlite.Open(b.Context(), filepath.Join(b.TempDir(), "orders.db"), "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	ordertest.BenchRelay(b, s, 100)
+}
