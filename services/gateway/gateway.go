@@ -102,7 +102,18 @@ func (c Credentials) Validate() error {
 	if err := checkEmail(c.Email); err != nil {
 		return err
 	}
-	return checkRequired("password", c.Password, MaxLoginPasswordChars)
+	// Not trimmed, unlike checkRequired: spaces are password characters, and
+	// a registration may have set a password of spaces only.
+	if err := checkText("password", c.Password); err != nil {
+		return err
+	}
+	if c.Password == "" {
+		return errs.InvalidField("password", "is required")
+	}
+	if utf8.RuneCountInString(c.Password) > MaxLoginPasswordChars {
+		return errs.InvalidField("password", "must be at most %d characters", MaxLoginPasswordChars)
+	}
+	return nil
 }
 
 func checkEmail(email string) error {
