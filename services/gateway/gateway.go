@@ -39,7 +39,7 @@ var OpenAPI []byte
 const (
 	MaxOrderLines         = order.MaxItems // lines per order
 	MaxLineQuantity       = 100            // units per line
-	MaxIDLength           = 128            // order and user ids, payment tokens
+	MaxIDLength           = order.MaxIDLen // order ids, payment tokens
 	MaxProductIDLength    = product.MaxIDLen
 	MaxIdempotencyKey     = order.MaxKeyLen // Idempotency-Key length
 	MaxPageLimit          = product.MaxLimit
