@@ -52,3 +52,17 @@ lambda-zip:
 	CGO_ENABLED=0 GOOS=linux GOARCH=$(LAMBDA_ARCH) $(GO) build -trimpath -ldflags "-s -w" -tags lambda.norpc -o dist/lambda/bootstrap .
 	$(GO) run ./internal/cmd/lambdazip -o dist/lambda/notification.zip dist/lambda/bootstrap
 	@echo "dist/lambda/notification.zip: runtime provided.al2023, architecture $(LAMBDA_ARCH), handler bootstrap"
+
+## fuzz: every gateway fuzz target for FUZZ_EXECS executions each (not part
+## of `make test`; a crasher lands in services/gateway/testdata/fuzz/ and
+## `make test` replays it from then on)
+FUZZ_EXECS ?= 1000000
+FUZZ_PKG := ./services/gateway
+.PHONY: fuzz
+fuzz:
+	@for t in $$($(GO) test -list '^Fuzz' $(FUZZ_PKG) | grep '^Fuzz'); do \
+	  echo "== $$t ($(FUZZ_EXECS) executions)"; \
+	  start=$$(date +%s); \
+	  $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZ_EXECS)x $(FUZZ_PKG) || exit 1; \
+	  echo "== $$t: $$(( $$(date +%s) - start )) s"; \
+	done

@@ -17,7 +17,10 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/shoplab/shoplab/services/order"
 	"github.com/shoplab/shoplab/services/platform/errs"
+	"github.com/shoplab/shoplab/services/product"
+	"github.com/shoplab/shoplab/services/user"
 )
 
 // OpenAPI is the gateway's OpenAPI 3 description, served at
@@ -26,27 +29,29 @@ import (
 //go:embed openapi.yaml
 var OpenAPI []byte
 
-// Limits of the REST API; the OpenAPI file states the same numbers and a
-// test holds both to the limits of the units behind the gateway, so that a
+// Limits of the REST API. A limit that a unit behind the gateway enforces
+// is that unit's constant, named here once, so the gateway refuses at the
+// edge exactly what the unit would refuse further in; the OpenAPI file
+// states the same numbers and a test holds it to these constants, so a
 // request the spec allows is never refused further in (schemathesis'
 // "valid request rejected"). Lengths are in characters (what JSON Schema's
 // maxLength counts) unless the spec restricts the field to ASCII.
 const (
-	MaxOrderLines         = 50  // lines per order
-	MaxLineQuantity       = 100 // units per line
-	MaxIDLength           = 128 // order and user ids, payment tokens
-	MaxProductIDLength    = 64  // the product unit's limit; ids are visible ASCII
-	MaxIdempotencyKey     = 128 // Idempotency-Key length
-	MaxPageLimit          = 100 // ?limit
+	MaxOrderLines         = order.MaxItems // lines per order
+	MaxLineQuantity       = 100            // units per line
+	MaxIDLength           = order.MaxIDLen // order ids, payment tokens
+	MaxProductIDLength    = product.MaxIDLen
+	MaxIdempotencyKey     = order.MaxKeyLen // Idempotency-Key length
+	MaxPageLimit          = product.MaxLimit
 	MaxCursorLength       = 1024
-	MaxQueryLength        = 200 // ?q, the product unit's limit; ASCII
-	MaxQueryWords         = 8   // words in ?q, the product unit's limit
-	MaxCategoryLength     = 64  // ?category, the product unit's limit; ASCII
-	MaxEmailLength        = 254 // RFC 5321 path limit
-	MinPasswordLength     = 8   // the user unit's rule at registration
-	MaxPasswordLength     = 72  // the user unit's rule at registration
-	MaxLoginPasswordChars = 1024
-	MaxNameLength         = 100 // the user unit's limit
+	MaxQueryLength        = product.MaxQueryLen // ?q; ASCII
+	MaxQueryWords         = product.MaxQueryWords
+	MaxCategoryLength     = product.MaxCategoryLen // ?category; ASCII
+	MaxEmailLength        = user.MaxEmailLen
+	MinPasswordLength     = user.MinPasswordLen // at registration
+	MaxPasswordLength     = user.MaxPasswordLen // at registration
+	MaxLoginPasswordChars = 1024                // login refuses nothing a registration could have set
+	MaxNameLength         = user.MaxNameLen
 	DefaultPaymentToken   = "tok_visa"
 )
 
@@ -97,7 +102,18 @@ func (c Credentials) Validate() error {
 	if err := checkEmail(c.Email); err != nil {
 		return err
 	}
-	return checkRequired("password", c.Password, MaxLoginPasswordChars)
+	// Not trimmed, unlike checkRequired: spaces are password characters, and
+	// a registration may have set a password of spaces only.
+	if err := checkText("password", c.Password); err != nil {
+		return err
+	}
+	if c.Password == "" {
+		return errs.InvalidField("password", "is required")
+	}
+	if utf8.RuneCountInString(c.Password) > MaxLoginPasswordChars {
+		return errs.InvalidField("password", "must be at most %d characters", MaxLoginPasswordChars)
+	}
+	return nil
 }
 
 func checkEmail(email string) error {

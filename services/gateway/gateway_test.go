@@ -212,6 +212,12 @@ func TestRegistrationAndCredentials(t *testing.T) {
 		{"name 101 chars", gateway.Registration{Email: "a@b.c", Password: "password1", Name: strings.Repeat("n", 101)}.Validate(), "name"},
 		{"name control char", gateway.Registration{Email: "a@b.c", Password: "password1", Name: "A\x07"}.Validate(), "name"},
 		{"login long password in chars", gateway.Credentials{Email: "a@b.c", Password: strings.Repeat("é", 1024)}.Validate(), ""},
+		// Registration takes a password of spaces (spaces are password
+		// characters), so login must not refuse it as blank (schemathesis).
+		{"register spaces password", gateway.Registration{Email: "a@b.c", Password: "        ", Name: "A"}.Validate(), ""},
+		{"login spaces password", gateway.Credentials{Email: "a@b.c", Password: "        "}.Validate(), ""},
+		{"login one space", gateway.Credentials{Email: "a@b.c", Password: " "}.Validate(), ""},
+		{"login password too long", gateway.Credentials{Email: "a@b.c", Password: strings.Repeat("x", 1025)}.Validate(), "password"},
 		{"query nine words", gateway.ProductQuery{Query: "a b c d e f g h i"}.Validate(), "q"},
 		{"query 201", gateway.ProductQuery{Query: strings.Repeat("q", 201)}.Validate(), "q"},
 		{"category 65", gateway.ProductQuery{Category: strings.Repeat("c", 65)}.Validate(), "category"},

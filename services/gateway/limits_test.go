@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/shoplab/shoplab/services/gateway"
 	"github.com/shoplab/shoplab/services/order"
+	"github.com/shoplab/shoplab/services/payment/adapters/cardsim"
 	"github.com/shoplab/shoplab/services/product"
 	"github.com/shoplab/shoplab/services/user"
 )
@@ -22,6 +24,7 @@ type schema struct {
 	Maximum     *int              `yaml:"maximum"`
 	UniqueItems bool              `yaml:"uniqueItems"`
 	Pattern     string            `yaml:"pattern"`
+	Enum        []string          `yaml:"enum"`
 	Properties  map[string]schema `yaml:"properties"`
 	Items       *schema           `yaml:"items"`
 }
@@ -79,7 +82,14 @@ func TestSpecLimitsAreTheServers(t *testing.T) {
 	eq("q", query["q"].MaxLength, gateway.MaxQueryLength, product.MaxQueryLen)
 	eq("product cursor", comp.Parameters["ProductCursor"].Schema.MaxLength, gateway.MaxCursorLength)
 	eq("order cursor", comp.Parameters["OrderCursor"].Schema.MaxLength, gateway.MaxCursorLength)
-	eq("limit", comp.Parameters["Limit"].Schema.Maximum, gateway.MaxPageLimit, product.MaxLimit)
+	eq("limit", comp.Parameters["Limit"].Schema.Maximum, gateway.MaxPageLimit, product.MaxLimit, order.MaxLimit)
+	var key schema
+	for _, p := range s.Paths["/api/v1/orders"]["post"].Parameters {
+		if p.Name == gateway.IdempotencyKeyHeader {
+			key = p.Schema
+		}
+	}
+	eq("Idempotency-Key", key.MaxLength, gateway.MaxIdempotencyKey, order.MaxKeyLen)
 	reg := comp.Schemas["RegisterRequest"].Properties
 	eq("register password min", reg["password"].MinLength, gateway.MinPasswordLength, user.MinPasswordLen)
 	eq("register password max", reg["password"].MaxLength, gateway.MaxPasswordLength, user.MaxPasswordLen)
@@ -88,6 +98,12 @@ func TestSpecLimitsAreTheServers(t *testing.T) {
 	eq("login password", comp.Schemas["LoginRequest"].Properties["password"].MaxLength, gateway.MaxLoginPasswordChars)
 	items := comp.Schemas["OrderRequest"].Properties["items"]
 	eq("order items", items.MaxItems, gateway.MaxOrderLines, order.MaxItems)
+	// The payment tokens are the card processor's: one the spec allows is
+	// never "unknown payment token", and the spec lists every one it knows.
+	tokens := comp.Schemas["OrderRequest"].Properties["payment"].Properties["token"].Enum
+	if got, want := slices.Sorted(slices.Values(tokens)), cardsim.Tokens(); !slices.Equal(got, want) {
+		t.Errorf("payment.token: spec enumerates %q, the card processor knows %q", got, want)
+	}
 	line := comp.Schemas["OrderLine"].Properties
 	eq("order line product_id", line["product_id"].MaxLength, gateway.MaxProductIDLength, product.MaxIDLen)
 	eq("order line quantity", line["quantity"].Maximum, gateway.MaxLineQuantity)

@@ -56,7 +56,7 @@ const (
 	// of 100 units), so one line here may hold that much.
 	MaxQuantity     = 5000
 	MaxKeyLen       = 128 // idempotency key
-	MaxIDLen        = 128 // user and product ids
+	MaxIDLen        = 128 // order, user and product ids
 	MaxHashLen      = 256 // request hash
 	MaxTokenLen     = 256 // payment token
 	DefaultLimit    = 20

@@ -13,8 +13,10 @@ import (
 )
 
 // Limits on account fields. 254 is the longest address SMTP can carry
-// (RFC 5321 path limit minus the angle brackets); 72 keeps passwords
-// portable to bcrypt should a store ever need it.
+// (RFC 5321 path limit minus the angle brackets), counted in characters
+// like every length at the REST edge (JSON Schema's maxLength counts
+// characters, so a byte limit would refuse addresses the OpenAPI file
+// allows); 72 keeps passwords portable to bcrypt should a store ever need it.
 const (
 	MaxEmailLen    = 254
 	MinPasswordLen = 8
@@ -62,13 +64,18 @@ func NewRegistration(email, password, name string) (Registration, error) {
 // the RFC but is what makes "uniqueness, case-insensitive" enforceable with
 // a plain UNIQUE index in every store.
 func NormalizeEmail(raw string) (string, error) {
-	e := strings.ToLower(strings.TrimSpace(raw))
+	trimmed := strings.TrimSpace(raw)
 	switch {
-	case e == "":
+	case trimmed == "":
 		return "", errs.InvalidField("email", "email is required")
-	case len(e) > MaxEmailLen:
-		return "", errs.InvalidField("email", "email must be at most %d bytes", MaxEmailLen)
+	case !utf8.ValidString(trimmed):
+		return "", errs.InvalidField("email", "email must be valid UTF-8")
+	case utf8.RuneCountInString(trimmed) > MaxEmailLen:
+		// Counted before lower-casing, which can lengthen a few letters
+		// (U+0130): the limit is on what the client sent.
+		return "", errs.InvalidField("email", "email must be at most %d characters", MaxEmailLen)
 	}
+	e := strings.ToLower(trimmed)
 	addr, err := mail.ParseAddress(e)
 	// ParseAddress also accepts `Name <a@b>`; only a bare address is an email.
 	if err != nil || addr.Address != e || addr.Name != "" {

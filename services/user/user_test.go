@@ -27,6 +27,11 @@ func TestNormalizeEmail(t *testing.T) {
 		{"a@b@c.com", "", false},
 		{strings.Repeat("a", 243) + "@example.com", "", false}, // 255 bytes
 		{strings.Repeat("a", 64) + "@" + strings.Repeat("b", 185) + ".com", strings.Repeat("a", 64) + "@" + strings.Repeat("b", 185) + ".com", true}, // 254 bytes
+		// Lengths are characters, as the OpenAPI file's maxLength counts them:
+		// 254 characters are 318 bytes here, and still an address.
+		{strings.Repeat("\u00e9", 64) + "@" + strings.Repeat("b", 185) + ".com", strings.Repeat("\u00e9", 64) + "@" + strings.Repeat("b", 185) + ".com", true},
+		{strings.Repeat("\u00e9", 65) + "@" + strings.Repeat("b", 185) + ".com", "", false}, // 255 characters
+		{"\xff@example.com", "", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {

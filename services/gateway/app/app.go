@@ -147,6 +147,10 @@ func (s *Service) PlaceOrder(ctx context.Context, userID, key string, req gatewa
 	req = req.Normalize()
 	placed, err := s.orders.CreateOrder(ctx, PlaceOrder{UserID: userID, Request: req, IdempotencyKey: key, RequestHash: req.Hash()})
 	if err != nil {
+		// The payment unit names its own field; the client wrote payment.token.
+		if errs.Is(err, errs.Invalid) && errs.FieldOf(err) == "payment_token" {
+			return gateway.PlacedOrder{}, errs.InvalidField("payment.token", "%s", errs.MessageOf(err))
+		}
 		return gateway.PlacedOrder{}, err
 	}
 	if placed.Order.UserID != "" && placed.Order.UserID != userID {

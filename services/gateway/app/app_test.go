@@ -184,6 +184,37 @@ func TestPlaceOrderRefusesBeforeCalling(t *testing.T) {
 	}
 }
 
+// refusingOrders is an order unit that refuses every order with err.
+type refusingOrders struct {
+	*gatewaytest.Shop
+	err error
+}
+
+func (r refusingOrders) CreateOrder(context.Context, app.PlaceOrder) (gateway.PlacedOrder, error) {
+	return gateway.PlacedOrder{}, r.err
+}
+
+// TestPlaceOrderNamesTheClientsField: the payment unit refuses an unknown
+// token on its field payment_token; the client wrote payment.token, and
+// the error says so (the OpenAPI file's field is a path in the request).
+func TestPlaceOrderNamesTheClientsField(t *testing.T) {
+	shop := gatewaytest.NewShop(fixedNow())
+	tokens, err := app.NewTokens(key, 0, fixedNow())
+	if err != nil {
+		t.Fatal(err)
+	}
+	unit := refusingOrders{Shop: shop, err: errs.InvalidField("payment_token", "unknown payment token %q", "tok_nope")}
+	svc, err := app.New(shop, shop, unit, tokens, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := gateway.OrderRequest{Lines: []gateway.OrderLine{{ProductID: "p1", Quantity: 1}}, PaymentToken: "tok_nope"}
+	_, err = svc.PlaceOrder(t.Context(), "usr-1", "k1", req)
+	if errs.CodeOf(err) != errs.Invalid || errs.FieldOf(err) != "payment.token" || !strings.Contains(errs.MessageOf(err), "tok_nope") {
+		t.Errorf("PlaceOrder = %v (field %q), want invalid_argument on payment.token", err, errs.FieldOf(err))
+	}
+}
+
 func TestListOrdersNeverAsksForEverybody(t *testing.T) {
 	svc, _, orders := newService(t)
 	if _, err := svc.ListOrders(t.Context(), "", gateway.Page{}); errs.CodeOf(err) != errs.Unauthenticated {

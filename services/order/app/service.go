@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -463,7 +464,7 @@ func (s *Service) GetOrder(ctx context.Context, id, userID string) (order.Order,
 	if id == "" {
 		return order.Order{}, errs.InvalidField("id", "id is required")
 	}
-	if len(id) > order.MaxIDLen {
+	if utf8.RuneCountInString(id) > order.MaxIDLen {
 		return order.Order{}, errs.InvalidField("id", "id is longer than %d characters", order.MaxIDLen)
 	}
 	o, err := s.store.Get(ctx, id)

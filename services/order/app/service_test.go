@@ -390,6 +390,14 @@ func TestGetOrder(t *testing.T) {
 	if _, err := e.svc.GetOrder(t.Context(), "", ""); errs.FieldOf(err) != "id" {
 		t.Fatalf("empty id = %v", err)
 	}
+	// Lengths are characters, as the gateway's OpenAPI file counts them
+	// (schemathesis: 128 four-byte characters are a schema-valid id).
+	if _, err := e.svc.GetOrder(t.Context(), strings.Repeat("\U0001D57F", order.MaxIDLen), ""); !errs.Is(err, errs.NotFound) {
+		t.Fatalf("%d-character id = %v, want not found", order.MaxIDLen, err)
+	}
+	if _, err := e.svc.GetOrder(t.Context(), strings.Repeat("x", order.MaxIDLen+1), ""); errs.FieldOf(err) != "id" {
+		t.Fatalf("%d-character id = %v, want invalid id", order.MaxIDLen+1, err)
+	}
 }
 
 func TestListOrders(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -50,6 +51,18 @@ var tokens = map[string]behaviour{
 	TokenInsufficientFunds: {declineCode: "insufficient_funds"},
 	TokenExpiredCard:       {declineCode: "expired_card"},
 	TokenProcessingError:   {fail: true},
+}
+
+// Tokens lists, sorted, every token the simulator knows ("" included: the
+// default card). The gateway's OpenAPI file enumerates the same set, so a
+// client that follows the spec never meets "unknown payment token".
+func Tokens() []string {
+	out := make([]string, 0, len(tokens))
+	for t := range tokens {
+		out = append(out, t)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // countChunk bounds the ids in one IN (...) query, well under SQLite's
