@@ -81,6 +81,9 @@ func TestChecksCatchBreakage(t *testing.T) {
 		{"ServiceMonitor selects nothing", func(m *manifests) {
 			m.serviceMonitors["gateway"].Spec.Selector.MatchLabels[nameLabel] = "gw"
 		}, "does not select Service gateway"},
+		{"ServiceMonitor job from a missing label", func(m *manifests) {
+			m.serviceMonitors["payment"].Spec.JobLabel = "app.kubernetes.io/partof"
+		}, "is a label Service payment does not carry"},
 		{"readiness on the wrong path", func(m *manifests) {
 			container(m, "gateway").ReadinessProbe.HTTPGet.Path = "/healthz"
 		}, "readinessProbe must be httpGet /readyz"},

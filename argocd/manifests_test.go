@@ -75,6 +75,7 @@ type serviceMonitor struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata"`
 	Spec              struct {
+		JobLabel          string               `json:"jobLabel,omitempty"`
 		Selector          metav1.LabelSelector `json:"selector"`
 		NamespaceSelector *struct {
 			Any        bool     `json:"any,omitempty"`
@@ -623,6 +624,12 @@ func checkServiceMonitors(m *manifests, p *problems) {
 		}
 		if ns := sm.Spec.NamespaceSelector; ns != nil && !ns.Any && !slices.Contains(ns.MatchNames, namespace) {
 			p.addf("ServiceMonitor %s: namespaceSelector excludes %s", name, namespace)
+		}
+		// A jobLabel the Service lacks makes the operator fall back to the
+		// Service name, silently: job="shoplab" in the rules would match
+		// nothing.
+		if l := sm.Spec.JobLabel; l != "" && svc.Labels[l] == "" {
+			p.addf("ServiceMonitor %s: jobLabel %q is a label Service %s does not carry", name, l, name)
 		}
 		if len(sm.Spec.Endpoints) == 0 {
 			p.addf("ServiceMonitor %s: no endpoints", name)
