@@ -108,6 +108,12 @@ func argoApps(tb testing.TB) (map[string]*appProject, map[string]*application) {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	return decodeApps(tb, out)
+}
+
+// decodeApps decodes a render of apps/.
+func decodeApps(tb testing.TB, out []byte) (map[string]*appProject, map[string]*application) {
+	tb.Helper()
 	all, err := docs(out)
 	if err != nil {
 		tb.Fatal(err)

@@ -3,8 +3,11 @@ package argocd_test
 import (
 	"bytes"
 	"encoding/json"
+	"io/fs"
 	"os/exec"
+	"path/filepath"
 	"reflect"
+	"slices"
 	"testing"
 
 	"sigs.k8s.io/yaml"
@@ -12,7 +15,7 @@ import (
 	"github.com/shoplab/shoplab/argocd"
 )
 
-// TestKubectlKustomizeAgrees renders each overlay with the kustomize built
+// TestKubectlKustomizeAgrees renders each kustomization with the kustomize built
 // into kubectl, the path a human takes, and expects the same objects as the
 // krusty library this package and the HPA twin use. kubectl embeds its own
 // kustomize release, so a drift between the two shows up here.
@@ -21,7 +24,7 @@ func TestKubectlKustomizeAgrees(t *testing.T) {
 	if err != nil {
 		t.Skip("kubectl is not on PATH; skipping the comparison with `kubectl kustomize` (krusty alone is checked by TestManifests)")
 	}
-	for _, dir := range []string{"base", "overlays/dev", "overlays/prod", "apps"} {
+	for _, dir := range kustomizations(t) {
 		t.Run(dir, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
 			cmd := exec.CommandContext(t.Context(), kubectl, "kustomize", dir)
@@ -56,6 +59,29 @@ func TestKubectlKustomizeAgrees(t *testing.T) {
 			}
 		})
 	}
+}
+
+// kustomizations lists every directory under argocd/ that holds a
+// kustomization.yaml, and the dashboards one that monitoring/shoplab builds
+// on, so a new directory is rendered both ways without being listed here.
+func kustomizations(tb testing.TB) []string {
+	tb.Helper()
+	dirs := []string{"../dashboards"}
+	err := filepath.WalkDir(".", func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && d.Name() == "kustomization.yaml" {
+			dirs = append(dirs, filepath.Dir(p))
+		}
+		return err
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, want := range []string{"base", "overlays/prod", "apps", "monitoring/shoplab", "monitoring/fluent-bit/overlays/prod"} {
+		if !slices.Contains(dirs, want) {
+			tb.Fatalf("kustomizations %v: missing %s", dirs, want)
+		}
+	}
+	return dirs
 }
 
 // objects indexes a render by apiVersion, kind, namespace and name, each
