@@ -61,6 +61,21 @@ func TestKubectlKustomizeAgrees(t *testing.T) {
 	}
 }
 
+// TestKustomizeBuildsEveryDir renders every kustomization with krusty, so
+// a directory that does not build fails even where kubectl is missing.
+func TestKustomizeBuildsEveryDir(t *testing.T) {
+	for _, dir := range kustomizations(t) {
+		out, err := argocd.Render(dir)
+		if err != nil {
+			t.Errorf("%s: %v", dir, err)
+			continue
+		}
+		if len(objects(t, out)) == 0 {
+			t.Errorf("%s: no objects rendered", dir)
+		}
+	}
+}
+
 // kustomizations lists every directory under argocd/ that holds a
 // kustomization.yaml, and the dashboards one that monitoring/shoplab builds
 // on, so a new directory is rendered both ways without being listed here.
