@@ -609,6 +609,28 @@ func intOrStr(v *intstr.IntOrString) string {
 }
 
 func checkServiceMonitors(m *manifests, p *problems) {
+	// Every ServiceMonitor, a unit's or not, scrapes a rendered Service by
+	// a port name that Service has; one that selects nothing scrapes
+	// nothing, and nobody notices.
+	for _, name := range sortedKeys(m.serviceMonitors) {
+		sm := m.serviceMonitors[name]
+		var targets []string
+		for _, svcName := range sortedKeys(m.services) {
+			if ok, _ := selects(&sm.Spec.Selector, m.services[svcName].Labels); ok {
+				targets = append(targets, svcName)
+			}
+		}
+		if len(targets) == 0 {
+			p.addf("ServiceMonitor %s: selects no rendered Service", name)
+		}
+		for _, svcName := range targets {
+			for _, ep := range sm.Spec.Endpoints {
+				if _, ok := servicePort(m.services[svcName], ep.Port); !ok {
+					p.addf("ServiceMonitor %s: Service %s has no port named %q", name, svcName, ep.Port)
+				}
+			}
+		}
+	}
 	for _, name := range sortedKeys(design) {
 		sm, ok := m.serviceMonitors[name]
 		if !ok {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -75,7 +76,34 @@ type object struct {
 	header
 	Labels      map[string]string
 	Annotations map[string]string
+	dataKeys    []string // a ConfigMap's data keys
 	doc         []byte
+}
+
+// newObject decodes the generic parts of one rendered document.
+func newObject(doc []byte) (object, error) {
+	var o struct {
+		header
+		Meta struct {
+			Labels      map[string]string `json:"labels"`
+			Annotations map[string]string `json:"annotations"`
+		} `json:"metadata"`
+		Data map[string]string `json:"data"`
+	}
+	if err := yaml.Unmarshal(doc, &o); err != nil {
+		return object{}, err
+	}
+	var h header
+	if err := yaml.Unmarshal(doc, &h); err != nil {
+		return object{}, err
+	}
+	return object{header: h, Labels: o.Meta.Labels, Annotations: o.Meta.Annotations, dataKeys: sortedKeys(o.Data), doc: doc}, nil
+}
+
+// clone copies the maps a breakage case may change.
+func (o object) clone() object {
+	o.Labels, o.Annotations = maps.Clone(o.Labels), maps.Clone(o.Annotations)
+	return o
 }
 
 func (o object) groupKind() groupKindRef {
@@ -109,7 +137,7 @@ type fluentBitConfig struct {
 type monitoringRaw struct {
 	apps    []byte
 	values  []byte
-	renders map[string][]byte // Application path (relative to argocd/) -> kustomize output
+	renders map[string][]object // Application path (relative to argocd/) -> its rendered objects
 	base    []byte
 	rules   map[string][]byte // rules file name -> content
 }
@@ -126,7 +154,7 @@ type monitoring struct {
 
 func loadMonitoringRaw(tb testing.TB) *monitoringRaw {
 	tb.Helper()
-	raw := &monitoringRaw{renders: map[string][]byte{}, rules: map[string][]byte{}}
+	raw := &monitoringRaw{renders: map[string][]object{}, rules: map[string][]byte{}}
 	var err error
 	if raw.apps, err = argocd.Render("apps"); err != nil {
 		tb.Fatal(err)
@@ -154,7 +182,18 @@ func loadMonitoringRaw(tb testing.TB) *monitoringRaw {
 			if err != nil {
 				tb.Fatalf("Application %s: %v", app.Name, err)
 			}
-			raw.renders[local] = out
+			all, err := docs(out)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			raw.renders[local] = []object{}
+			for _, doc := range all {
+				o, err := newObject(doc)
+				if err != nil {
+					tb.Fatalf("%s: %v", local, err)
+				}
+				raw.renders[local] = append(raw.renders[local], o)
+			}
 		}
 	}
 	files, _ := filepath.Glob(filepath.Join(rulesDir, "*.yml"))
@@ -178,26 +217,9 @@ func (raw *monitoringRaw) decode(tb testing.TB) *monitoring {
 	if err := yaml.Unmarshal(raw.values, &m.values); err != nil {
 		tb.Fatal(err)
 	}
-	for dir, out := range raw.renders {
-		all, err := docs(out)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		for _, doc := range all {
-			var h header
-			if err := yaml.Unmarshal(doc, &h); err != nil {
-				tb.Fatal(err)
-			}
-			var o struct {
-				Metadata struct {
-					Labels      map[string]string `json:"labels"`
-					Annotations map[string]string `json:"annotations"`
-				} `json:"metadata"`
-			}
-			if err := yaml.Unmarshal(doc, &o); err != nil {
-				tb.Fatal(err)
-			}
-			m.renders[dir] = append(m.renders[dir], object{header: h, Labels: o.Metadata.Labels, Annotations: o.Metadata.Annotations, doc: doc})
+	for dir, objs := range raw.renders {
+		for _, o := range objs {
+			m.renders[dir] = append(m.renders[dir], o.clone())
 		}
 	}
 	var err error
@@ -216,8 +238,7 @@ func (raw *monitoringRaw) decode(tb testing.TB) *monitoring {
 	return m
 }
 
-// checkMonitoring runs every monitoring rule; env names the clusters whose
-// Fluent Bit is checked against envs/aws-<env>.yaml.
+// checkMonitoring runs every monitoring rule against one decoded setup.
 func checkMonitoring(m *monitoring) []error {
 	var p problems
 	checkAppSources(m, &p)
@@ -381,20 +402,10 @@ func checkAppDestinations(m *monitoring, p *problems) {
 // dashboard: a .json key.
 func dashboardConfigMaps(m *monitoring) []object {
 	var out []object
-	for _, objs := range m.renders {
-		for _, o := range objs {
-			if o.Kind != "ConfigMap" {
-				continue
-			}
-			var cm corev1.ConfigMap
-			if err := yaml.Unmarshal(o.doc, &cm); err != nil {
-				continue
-			}
-			for k := range cm.Data {
-				if strings.HasSuffix(k, ".json") {
-					out = append(out, o)
-					break
-				}
+	for _, dir := range sortedKeys(m.renders) {
+		for _, o := range m.renders[dir] {
+			if o.Kind == "ConfigMap" && slices.ContainsFunc(o.dataKeys, func(k string) bool { return strings.HasSuffix(k, ".json") }) {
+				out = append(out, o)
 			}
 		}
 	}
@@ -797,7 +808,11 @@ func TestMonitoringChecksCatchBreakage(t *testing.T) {
 	edit := func(m *monitoring, dir, from, to string) {
 		for i, o := range m.renders[dir] {
 			if bytes.Contains(o.doc, []byte(from)) {
-				m.renders[dir][i].doc = bytes.ReplaceAll(o.doc, []byte(from), []byte(to))
+				edited, err := newObject(bytes.ReplaceAll(o.doc, []byte(from), []byte(to)))
+				if err != nil {
+					panic(fmt.Sprintf("edit %s: %v", dir, err)) // the case itself is wrong
+				}
+				m.renders[dir][i] = edited
 			}
 		}
 	}
@@ -923,12 +938,12 @@ func TestMonitoringChecksCatchBreakage(t *testing.T) {
 			edit(m, fbDev, "- kind: ServiceAccount\n  name: fluent-bit", "- kind: ServiceAccount\n  name: fluentbit")
 		}, "is not a rendered ServiceAccount bound by a ClusterRoleBinding"},
 	}
+	if errs := checkMonitoring(raw.decode(t)); len(errs) != 0 {
+		t.Fatalf("the committed setup already fails: %v", errs)
+	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			m := raw.decode(t)
-			if errs := checkMonitoring(m); len(errs) != 0 {
-				t.Fatalf("the committed setup already fails: %v", errs)
-			}
 			tc.breakM(m)
 			errs := checkMonitoring(m)
 			for _, err := range errs {
