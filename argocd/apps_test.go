@@ -18,7 +18,10 @@ const (
 	repoURL     = "https://github.com/shoplab/shoplab.git"
 	argoNS      = "argocd"
 	projectName = "shoplab"
-	repoSubdir  = "argocd/" // where this package sits in the repository
+	// monitoringProject fences kube-prometheus-stack, the dashboards and
+	// Fluent Bit (monitoring_test.go).
+	monitoringProject = "shoplab-monitoring"
+	repoSubdir        = "argocd/" // where this package sits in the repository
 )
 
 // The subsets of argoproj.io/v1alpha1 AppProject and Application that
@@ -45,16 +48,26 @@ type (
 			NamespaceResourceWhitelist []groupKindRef `json:"namespaceResourceWhitelist,omitempty"`
 		} `json:"spec"`
 	}
+	// appSource is a git path (kustomize), a Helm chart at a version, or a
+	// ref that a chart's valueFiles read through $<ref>.
+	appSource struct {
+		RepoURL        string `json:"repoURL"`
+		TargetRevision string `json:"targetRevision"`
+		Path           string `json:"path,omitempty"`
+		Chart          string `json:"chart,omitempty"`
+		Ref            string `json:"ref,omitempty"`
+		Helm           *struct {
+			ReleaseName string   `json:"releaseName,omitempty"`
+			ValueFiles  []string `json:"valueFiles,omitempty"`
+		} `json:"helm,omitempty"`
+	}
 	application struct {
 		metav1.TypeMeta   `json:",inline"`
 		metav1.ObjectMeta `json:"metadata"`
 		Spec              struct {
-			Project string `json:"project"`
-			Source  struct {
-				RepoURL        string `json:"repoURL"`
-				TargetRevision string `json:"targetRevision"`
-				Path           string `json:"path"`
-			} `json:"source"`
+			Project     string      `json:"project"`
+			Source      *appSource  `json:"source,omitempty"`
+			Sources     []appSource `json:"sources,omitempty"`
 			Destination destination `json:"destination"`
 			SyncPolicy  struct {
 				Automated *struct {
@@ -79,18 +92,33 @@ type (
 	}
 )
 
-// argoApps renders apps/ and decodes its objects.
-func argoApps(tb testing.TB) (*appProject, map[string]*application) {
+// sourcesOf returns an Application's sources, single or multiple.
+func (a *application) sourcesOf() []appSource {
+	if a.Spec.Source != nil {
+		return append([]appSource{*a.Spec.Source}, a.Spec.Sources...)
+	}
+	return a.Spec.Sources
+}
+
+// argoApps renders apps/ and decodes its objects: the AppProjects and the
+// Applications, by name.
+func argoApps(tb testing.TB) (map[string]*appProject, map[string]*application) {
 	tb.Helper()
 	out, err := argocd.Render("apps")
 	if err != nil {
 		tb.Fatal(err)
 	}
+	return decodeApps(tb, out)
+}
+
+// decodeApps decodes a render of apps/.
+func decodeApps(tb testing.TB, out []byte) (map[string]*appProject, map[string]*application) {
+	tb.Helper()
 	all, err := docs(out)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	var project *appProject
+	projects := map[string]*appProject{}
 	apps := map[string]*application{}
 	for _, doc := range all {
 		var h header
@@ -99,11 +127,7 @@ func argoApps(tb testing.TB) (*appProject, map[string]*application) {
 		}
 		switch h.APIVersion + " " + h.Kind {
 		case "argoproj.io/v1alpha1 AppProject":
-			if project != nil {
-				tb.Fatalf("%s: a second AppProject", h)
-			}
-			project = new(appProject)
-			err = yaml.UnmarshalStrict(doc, project)
+			err = strictInto(projects, h.Metadata.Name, doc)
 		case "argoproj.io/v1alpha1 Application":
 			err = strictInto(apps, h.Metadata.Name, doc)
 		default:
@@ -116,16 +140,27 @@ func argoApps(tb testing.TB) (*appProject, map[string]*application) {
 			tb.Errorf("%s: want namespace %s, where ArgoCD reads its objects", h, argoNS)
 		}
 	}
-	if project == nil {
-		tb.Fatal("no AppProject")
+	for _, want := range []string{projectName, monitoringProject} {
+		if projects[want] == nil {
+			tb.Fatalf("no AppProject %s", want)
+		}
 	}
-	return project, apps
+	if len(projects) != 2 {
+		tb.Fatalf("AppProjects %v, want %s and %s: a new project is added here on purpose", sortedKeys(projects), projectName, monitoringProject)
+	}
+	return projects, apps
 }
 
+// TestArgoApplications checks the platform's project and its two
+// Applications; monitoring_test.go checks the monitoring ones.
 func TestArgoApplications(t *testing.T) {
-	project, apps := argoApps(t)
-	if project.Name != projectName {
-		t.Errorf("AppProject %s, want %s", project.Name, projectName)
+	projects, all := argoApps(t)
+	project := projects[projectName]
+	apps := map[string]*application{}
+	for name, app := range all {
+		if app.Spec.Project == projectName {
+			apps[name] = app
+		}
 	}
 	if !slices.Equal(project.Spec.SourceRepos, []string{repoURL}) {
 		t.Errorf("AppProject sourceRepos %v, want only %s", project.Spec.SourceRepos, repoURL)
@@ -149,6 +184,9 @@ func TestArgoApplications(t *testing.T) {
 			s := app.Spec
 			if s.Project != projectName {
 				t.Errorf("project %q, want %s", s.Project, projectName)
+			}
+			if s.Source == nil || len(s.Sources) != 0 {
+				t.Fatalf("sources %+v, want one source", app.sourcesOf())
 			}
 			if s.Source.RepoURL != repoURL || s.Source.TargetRevision == "" {
 				t.Errorf("source %+v, want %s at a revision", s.Source, repoURL)

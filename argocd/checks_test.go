@@ -1,6 +1,7 @@
 package argocd_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -81,6 +82,20 @@ func TestChecksCatchBreakage(t *testing.T) {
 		{"ServiceMonitor selects nothing", func(m *manifests) {
 			m.serviceMonitors["gateway"].Spec.Selector.MatchLabels[nameLabel] = "gw"
 		}, "does not select Service gateway"},
+		{"an extra ServiceMonitor selects nothing", func(m *manifests) {
+			sm := *m.serviceMonitors["order"]
+			sm.Spec.Selector.MatchLabels = map[string]string{nameLabel: "notification"}
+			m.serviceMonitors["notification"] = &sm
+		}, "ServiceMonitor notification: selects no rendered Service"},
+		{"an extra ServiceMonitor on a port name the Service lacks", func(m *manifests) {
+			sm := *m.serviceMonitors["user"]
+			sm.Spec.Endpoints = slices.Clone(sm.Spec.Endpoints)
+			sm.Spec.Endpoints[0].Port = "metrics"
+			m.serviceMonitors["user-metrics"] = &sm
+		}, `ServiceMonitor user-metrics: Service user has no port named "metrics"`},
+		{"ServiceMonitor job from a missing label", func(m *manifests) {
+			m.serviceMonitors["payment"].Spec.JobLabel = "app.kubernetes.io/partof"
+		}, "is a label Service payment does not carry"},
 		{"readiness on the wrong path", func(m *manifests) {
 			container(m, "gateway").ReadinessProbe.HTTPGet.Path = "/healthz"
 		}, "readinessProbe must be httpGet /readyz"},

@@ -1,5 +1,7 @@
 package argocd
 
+//go:generate go run ./monitoring/gen -rules ../dashboards/prometheus/rules -out monitoring/shoplab
+
 import "embed"
 
 // Tree holds apps/, base/ and overlays/ so that a binary (the HPA twin in

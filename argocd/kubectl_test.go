@@ -3,8 +3,11 @@ package argocd_test
 import (
 	"bytes"
 	"encoding/json"
+	"io/fs"
 	"os/exec"
+	"path/filepath"
 	"reflect"
+	"slices"
 	"testing"
 
 	"sigs.k8s.io/yaml"
@@ -12,28 +15,36 @@ import (
 	"github.com/shoplab/shoplab/argocd"
 )
 
-// TestKubectlKustomizeAgrees renders each overlay with the kustomize built
-// into kubectl, the path a human takes, and expects the same objects as the
-// krusty library this package and the HPA twin use. kubectl embeds its own
-// kustomize release, so a drift between the two shows up here.
-func TestKubectlKustomizeAgrees(t *testing.T) {
+// TestKustomizeBuildsEveryDir renders every kustomization with the krusty
+// library this package and the HPA twin use, and, where kubectl is on PATH,
+// with the kustomize built into kubectl, the path a human takes: both must
+// give the same objects. kubectl embeds its own kustomize release, so a
+// drift between the two shows up here.
+func TestKustomizeBuildsEveryDir(t *testing.T) {
 	kubectl, err := exec.LookPath("kubectl")
 	if err != nil {
-		t.Skip("kubectl is not on PATH; skipping the comparison with `kubectl kustomize` (krusty alone is checked by TestManifests)")
+		t.Log("kubectl is not on PATH: krusty renders only, no comparison with `kubectl kustomize`")
 	}
-	for _, dir := range []string{"base", "overlays/dev", "overlays/prod", "apps"} {
+	for _, dir := range kustomizations(t) {
 		t.Run(dir, func(t *testing.T) {
+			lib, err := argocd.Render(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := objects(t, lib)
+			if len(want) == 0 {
+				t.Error("no objects rendered")
+			}
+			if kubectl == "" {
+				return
+			}
 			var stdout, stderr bytes.Buffer
 			cmd := exec.CommandContext(t.Context(), kubectl, "kustomize", dir)
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
 			if err := cmd.Run(); err != nil {
 				t.Fatalf("kubectl kustomize %s: %v\n%s", dir, err, stderr.String())
 			}
-			lib, err := argocd.Render(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			want, got := objects(t, lib), objects(t, stdout.Bytes())
+			got := objects(t, stdout.Bytes())
 			for key, w := range want {
 				g, ok := got[key]
 				if !ok {
@@ -51,11 +62,31 @@ func TestKubectlKustomizeAgrees(t *testing.T) {
 					t.Errorf("%s: rendered by kubectl, missing from krusty", key)
 				}
 			}
-			if len(want) == 0 {
-				t.Error("no objects rendered")
-			}
 		})
 	}
+}
+
+// kustomizations lists every directory under argocd/ that holds a
+// kustomization.yaml, and the dashboards one that monitoring/shoplab builds
+// on, so a new directory is rendered both ways without being listed here.
+func kustomizations(tb testing.TB) []string {
+	tb.Helper()
+	dirs := []string{"../dashboards"}
+	err := filepath.WalkDir(".", func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && d.Name() == "kustomization.yaml" {
+			dirs = append(dirs, filepath.Dir(p))
+		}
+		return err
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, want := range []string{"base", "overlays/prod", "apps", "monitoring/shoplab", "monitoring/fluent-bit/overlays/prod"} {
+		if !slices.Contains(dirs, want) {
+			tb.Fatalf("kustomizations %v: missing %s", dirs, want)
+		}
+	}
+	return dirs
 }
 
 // objects indexes a render by apiVersion, kind, namespace and name, each

@@ -75,6 +75,7 @@ type serviceMonitor struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata"`
 	Spec              struct {
+		JobLabel          string               `json:"jobLabel,omitempty"`
 		Selector          metav1.LabelSelector `json:"selector"`
 		NamespaceSelector *struct {
 			Any        bool     `json:"any,omitempty"`
@@ -608,6 +609,28 @@ func intOrStr(v *intstr.IntOrString) string {
 }
 
 func checkServiceMonitors(m *manifests, p *problems) {
+	// Every ServiceMonitor, a unit's or not, scrapes a rendered Service by
+	// a port name that Service has; one that selects nothing scrapes
+	// nothing, and nobody notices.
+	for _, name := range sortedKeys(m.serviceMonitors) {
+		sm := m.serviceMonitors[name]
+		var targets []string
+		for _, svcName := range sortedKeys(m.services) {
+			if ok, _ := selects(&sm.Spec.Selector, m.services[svcName].Labels); ok {
+				targets = append(targets, svcName)
+			}
+		}
+		if len(targets) == 0 {
+			p.addf("ServiceMonitor %s: selects no rendered Service", name)
+		}
+		for _, svcName := range targets {
+			for _, ep := range sm.Spec.Endpoints {
+				if _, ok := servicePort(m.services[svcName], ep.Port); !ok {
+					p.addf("ServiceMonitor %s: Service %s has no port named %q", name, svcName, ep.Port)
+				}
+			}
+		}
+	}
 	for _, name := range sortedKeys(design) {
 		sm, ok := m.serviceMonitors[name]
 		if !ok {
@@ -623,6 +646,12 @@ func checkServiceMonitors(m *manifests, p *problems) {
 		}
 		if ns := sm.Spec.NamespaceSelector; ns != nil && !ns.Any && !slices.Contains(ns.MatchNames, namespace) {
 			p.addf("ServiceMonitor %s: namespaceSelector excludes %s", name, namespace)
+		}
+		// A jobLabel the Service lacks makes the operator fall back to the
+		// Service name, silently: job="shoplab" in the rules would match
+		// nothing.
+		if l := sm.Spec.JobLabel; l != "" && svc.Labels[l] == "" {
+			p.addf("ServiceMonitor %s: jobLabel %q is a label Service %s does not carry", name, l, name)
 		}
 		if len(sm.Spec.Endpoints) == 0 {
 			p.addf("ServiceMonitor %s: no endpoints", name)
