@@ -102,16 +102,19 @@ func kafka() board {
 				q(`sum(rate(kafka_server_brokertopicmetrics_bytesinpersec{topic=""}`+ri+"))", "in"),
 				q(`sum(rate(kafka_server_brokertopicmetrics_bytesoutpersec{topic=""}`+ri+"))", "out")),
 			ts("Requests per second by type", "reqps",
-				q(`sum by (request) (label_replace(rate(kafka_network_requestmetrics_requestspersec`+ri+`), "request", "$1", "request", "([^,]+).*"))`, "{{request}}")).
-				desc("The exporter's request label carries the API version (\"Produce, version=11\"); label_replace keeps the API name."),
+				q("sum by (request) (rate(kafka_network_requestmetrics_requestspersec"+ri+"))", "{{request}}")).
+				desc("Summed over the API versions (the exporter's version label)."),
 			ts("Under-replicated and offline partitions", "short",
 				q("sum(kafka_server_replicamanager_underreplicatedpartitions)", "under-replicated"),
 				q(`sum(kafka_controller_kafkacontroller_value{name="OfflinePartitionsCount"})`, "offline"),
 				q(`sum(kafka_controller_kafkacontroller_value{name="ActiveBrokerCount"})`, "active brokers")),
 			ts("Log size by topic", "bytes",
-				q(`sum by (topic) (kafka_log_log_size{topic!="__cluster_metadata"})`, "{{topic}}")),
+				q(`sum by (topic) (kafka_log_log_size{topic!="__cluster_metadata"})`, "{{topic}}")).width(8),
+			ts("Request p99 (Produce, Fetch, Metadata)", "ms",
+				q(`max by (request) (kafka_network_requestmetrics_totaltimems_p99{request=~"Produce|Fetch|Metadata"})`, "{{request}}")).width(8).
+				desc("The broker's own p99 of the total time per request (the timer's 99thPercentile, over its sample)."),
 			ts("Broker JVM heap used", "bytes",
-				q(`sum(jvm_memory_used_bytes{area="heap"})`, "heap")),
+				q(`sum(jvm_memory_used_bytes{area="heap"})`, "heap")).width(8),
 		),
 		r("Clients (the units)",
 			ts("Outbox backlog (order)", "short",
