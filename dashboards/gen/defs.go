@@ -136,7 +136,7 @@ func kafka() board {
 
 func flinkJob() board {
 	return newBoard("shoplab-flink", "shoplab / Flink job",
-		"The analytics Flink SQL job through Flink's Prometheus reporter (flink-metrics-prometheus; the launcher's --prometheus-port).", "flink", "analytics").add(
+		"The analytics Flink SQL job through Flink's Prometheus reporter (flink-metrics-prometheus: the launcher's --prometheus-port, shoplab up --analytics flink --flink-metrics-port PORT).", "flink", "analytics").add(
 		r("Job",
 			stat("Running jobs", "short", q("sum(flink_jobmanager_numRunningJobs)", "running")),
 			stat("Job uptime", "ms", q("max(flink_jobmanager_job_uptime)", "uptime")),
@@ -152,6 +152,16 @@ func flinkJob() board {
 				q("max by (task_name) (flink_taskmanager_job_task_busyTimeMsPerSecond)", "{{task_name}}")),
 			ts("Back-pressured time by task", "ms",
 				q("max by (task_name) (flink_taskmanager_job_task_backPressuredTimeMsPerSecond)", "{{task_name}}")),
+		),
+		r("Kafka source and event time",
+			ts("Records pending in the Kafka source (lag)", "short",
+				q("sum(flink_taskmanager_job_task_operator_pendingRecords)", "pending")).width(8),
+			ts("Event-time lag of emitted records", "ms",
+				q("max(flink_taskmanager_job_task_operator_currentEmitEventTimeLag)", "lag")).width(8).
+				desc("Processing time minus the event time of the last record the source emitted."),
+			ts("Watermark lag by partition", "s",
+				q("time() - max by (split) (flink_taskmanager_job_task_operator_split_watermark_currentWatermark > 0) / 1000", "{{split}}")).width(8).
+				desc("How far each orders partition's watermark is behind the wall clock; a split without a record yet has none (Long.MIN_VALUE, filtered out)."),
 		),
 		r("JVM",
 			ts("Heap used", "bytes",
@@ -188,7 +198,7 @@ func analytics() board {
 			ts("Records in and out of the job per second", "short",
 				q("sum(rate(flink_taskmanager_job_task_numRecordsIn"+ri+"))", "in"),
 				q("sum(rate(flink_taskmanager_job_task_numRecordsOut"+ri+"))", "out")),
-			ts("Job uptime and restarts", "short",
+			ts("Job restarts", "short",
 				q("max(flink_jobmanager_job_numRestarts)", "restarts")),
 		),
 	)
