@@ -197,9 +197,13 @@ func analytics() board {
 		r("Flink SQL job",
 			ts("Records in and out of the job per second", "short",
 				q("sum(rate(flink_taskmanager_job_task_numRecordsIn"+ri+"))", "in"),
-				q("sum(rate(flink_taskmanager_job_task_numRecordsOut"+ri+"))", "out")),
+				q("sum(rate(flink_taskmanager_job_task_numRecordsOut"+ri+"))", "out")).width(8),
+			ts("Windows and late events written per minute", "short",
+				q(`sum(rate(flink_taskmanager_job_task_operator_numRecordsSend{operator_name=~"results_sink.*"}`+ri+")) * 60", "windows (analytics-results)"),
+				q(`sum(rate(flink_taskmanager_job_task_operator_numRecordsSend{operator_name=~"late_sink.*"}`+ri+")) * 60", "late events (late topic)")).width(8).
+				desc("What the job's Kafka sinks (results_sink, late_sink in orders.sql) sent."),
 			ts("Job restarts", "short",
-				q("max(flink_jobmanager_job_numRestarts)", "restarts")),
+				q("max(flink_jobmanager_job_numRestarts)", "restarts")).width(8),
 		),
 	)
 }
