@@ -183,6 +183,9 @@ func TestDepsUpStatusDownForReal(t *testing.T) {
 	checkPostgres(ctx, t, exp["SHOPLAB_TEST_POSTGRES_DSN"])
 	checkKafka(t, exp["SHOPLAB_TEST_KAFKA_BROKERS"])
 	checkMoto(ctx, t, exp["SHOPLAB_TEST_AWS_ENDPOINT"])
+	if want := fmt.Sprintf("127.0.0.1:%d", depsJMXPort); exp["SHOPLAB_TEST_KAFKA_JMX"] != want {
+		t.Errorf("SHOPLAB_TEST_KAFKA_JMX = %q, want %s", exp["SHOPLAB_TEST_KAFKA_JMX"], want)
+	}
 	checkJMX(ctx, t, fmt.Sprintf("http://127.0.0.1:%d/metrics", depsJMXPort))
 
 	out, err = runDepsCmd(ctx, append([]string{"up"}, common...)...)

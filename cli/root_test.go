@@ -132,6 +132,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"run", "-shrot", "x.yaml"}, "Did you mean this?\n\t--short"},
 		{[]string{"hpa", "simulate", "x.yaml", "--extend", "soon"}, "--extend"},
 		{[]string{"up", "extra"}, `unknown command "extra"`},
+		{[]string{"up", "--flink-metrics-port", "9249"}, "--flink-metrics-port needs the flink analytics engine"},
+		{[]string{"up", "--env", "host", "--analytics", "flink", "--flink-metrics-port", "-1"}, "--flink-metrics-port: want a port"},
 		{[]string{"serve"}, "no subcommand given"},
 		{[]string{"completion", "tcsh"}, "tcsh"},
 	} {

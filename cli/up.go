@@ -27,6 +27,7 @@ type upFlags struct {
 	reflection  bool
 	runID       string
 	analytics   string
+	flinkPort   int
 }
 
 func (f *upFlags) register(fs *flag.FlagSet, gateway, ops string, window time.Duration) {
@@ -42,6 +43,7 @@ func (f *upFlags) register(fs *flag.FlagSet, gateway, ops string, window time.Du
 	fs.StringVar(&f.env, "env", "local", "where the parts run: local (embedded), host (`shoplab deps up`), or an env file's path")
 	fs.StringVar(&f.runID, "run-id", "", "on a non-local env: own databases, tables, bucket and consumer groups, the env's names suffixed with this id (1-16 of a-z0-9), dropped on exit")
 	fs.StringVar(&f.analytics, "analytics", "", analyticsFlagUsage)
+	fs.IntVar(&f.flinkPort, "flink-metrics-port", 0, "with --analytics flink: run the job with Flink's Prometheus reporter serving /metrics on this port (it binds every interface; 0: without it)")
 }
 
 // loadEnv reads the env named by --env; local is nil, the embedded default.
@@ -66,6 +68,9 @@ func (f *upFlags) cloudConfig(e env) (cloud.Config, error) {
 		GRPCReflection:  f.reflection,
 		Log:             logx.New(e.stderr, f.logLevel),
 	}
+	if f.flinkPort < 0 || f.flinkPort > 65535 {
+		return cfg, usageError("--flink-metrics-port: want a port, got %d", f.flinkPort)
+	}
 	if f.window < time.Second {
 		return cfg, usageError("-analytics-window must be at least 1s")
 	}
@@ -77,6 +82,12 @@ func (f *upFlags) cloudConfig(e env) (cloud.Config, error) {
 		return cfg, err
 	}
 	cfg.Env = env
+	if f.flinkPort > 0 {
+		if env == nil || env.Analytics.Engine != envs.EngineFlink {
+			return cfg, usageError("--flink-metrics-port needs the flink analytics engine (--analytics flink)")
+		}
+		cfg.FlinkMetricsPort = f.flinkPort
+	}
 	if pw, ok := e.lookup("PGPASSWORD"); ok {
 		cfg.PGPassword = pw
 	}
@@ -138,6 +149,9 @@ func printEnv(e env, c *cloud.Cloud) {
 	} else {
 		fmt.Fprintf(w, "  kafka      %v  (kfake: orders, analytics-results, orders-dlq)\n", c.KafkaAddrs())
 		fmt.Fprintf(w, "  s3         %s  (gofakes3, bucket %s)\n", c.S3Endpoint(), c.Bucket())
+	}
+	if port := c.FlinkMetricsPort(); port > 0 {
+		fmt.Fprintf(w, "  flink      http://127.0.0.1:%d/metrics  (the job's Prometheus reporter)\n", port)
 	}
 	fmt.Fprintf(w, "  data dir   %s\n", c.DataDir())
 	if addr := c.ToxiproxyAddr(); addr != "" {

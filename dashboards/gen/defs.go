@@ -102,16 +102,19 @@ func kafka() board {
 				q(`sum(rate(kafka_server_brokertopicmetrics_bytesinpersec{topic=""}`+ri+"))", "in"),
 				q(`sum(rate(kafka_server_brokertopicmetrics_bytesoutpersec{topic=""}`+ri+"))", "out")),
 			ts("Requests per second by type", "reqps",
-				q(`sum by (request) (label_replace(rate(kafka_network_requestmetrics_requestspersec`+ri+`), "request", "$1", "request", "([^,]+).*"))`, "{{request}}")).
-				desc("The exporter's request label carries the API version (\"Produce, version=11\"); label_replace keeps the API name."),
+				q("sum by (request) (rate(kafka_network_requestmetrics_requestspersec"+ri+"))", "{{request}}")).
+				desc("Summed over the API versions (the exporter's version label)."),
 			ts("Under-replicated and offline partitions", "short",
 				q("sum(kafka_server_replicamanager_underreplicatedpartitions)", "under-replicated"),
 				q(`sum(kafka_controller_kafkacontroller_value{name="OfflinePartitionsCount"})`, "offline"),
 				q(`sum(kafka_controller_kafkacontroller_value{name="ActiveBrokerCount"})`, "active brokers")),
 			ts("Log size by topic", "bytes",
-				q(`sum by (topic) (kafka_log_log_size{topic!="__cluster_metadata"})`, "{{topic}}")),
+				q(`sum by (topic) (kafka_log_log_size{topic!="__cluster_metadata"})`, "{{topic}}")).width(8),
+			ts("Request p99 (Produce, Fetch, Metadata)", "ms",
+				q(`max by (request) (kafka_network_requestmetrics_totaltimems_p99{request=~"Produce|Fetch|Metadata"})`, "{{request}}")).width(8).
+				desc("The broker's own p99 of the total time per request (the timer's 99thPercentile, over its sample)."),
 			ts("Broker JVM heap used", "bytes",
-				q(`sum(jvm_memory_used_bytes{area="heap"})`, "heap")),
+				q(`sum(jvm_memory_used_bytes{area="heap"})`, "heap")).width(8),
 		),
 		r("Clients (the units)",
 			ts("Outbox backlog (order)", "short",
@@ -133,7 +136,7 @@ func kafka() board {
 
 func flinkJob() board {
 	return newBoard("shoplab-flink", "shoplab / Flink job",
-		"The analytics Flink SQL job through Flink's Prometheus reporter (flink-metrics-prometheus; the launcher's --prometheus-port).", "flink", "analytics").add(
+		"The analytics Flink SQL job through Flink's Prometheus reporter (flink-metrics-prometheus: the launcher's --prometheus-port, shoplab up --analytics flink --flink-metrics-port PORT).", "flink", "analytics").add(
 		r("Job",
 			stat("Running jobs", "short", q("sum(flink_jobmanager_numRunningJobs)", "running")),
 			stat("Job uptime", "ms", q("max(flink_jobmanager_job_uptime)", "uptime")),
@@ -149,6 +152,16 @@ func flinkJob() board {
 				q("max by (task_name) (flink_taskmanager_job_task_busyTimeMsPerSecond)", "{{task_name}}")),
 			ts("Back-pressured time by task", "ms",
 				q("max by (task_name) (flink_taskmanager_job_task_backPressuredTimeMsPerSecond)", "{{task_name}}")),
+		),
+		r("Kafka source and event time",
+			ts("Records pending in the Kafka source (lag)", "short",
+				q("sum(flink_taskmanager_job_task_operator_pendingRecords)", "pending")).width(8),
+			ts("Event-time lag of emitted records", "ms",
+				q("max(flink_taskmanager_job_task_operator_currentEmitEventTimeLag)", "lag")).width(8).
+				desc("Processing time minus the event time of the last record the source emitted."),
+			ts("Watermark lag by partition", "s",
+				q("time() - max by (split) (flink_taskmanager_job_task_operator_split_watermark_currentWatermark > 0) / 1000", "{{split}}")).width(8).
+				desc("How far each orders partition's watermark is behind the wall clock; a split without a record yet has none (Long.MIN_VALUE, filtered out)."),
 		),
 		r("JVM",
 			ts("Heap used", "bytes",
@@ -184,9 +197,13 @@ func analytics() board {
 		r("Flink SQL job",
 			ts("Records in and out of the job per second", "short",
 				q("sum(rate(flink_taskmanager_job_task_numRecordsIn"+ri+"))", "in"),
-				q("sum(rate(flink_taskmanager_job_task_numRecordsOut"+ri+"))", "out")),
-			ts("Job uptime and restarts", "short",
-				q("max(flink_jobmanager_job_numRestarts)", "restarts")),
+				q("sum(rate(flink_taskmanager_job_task_numRecordsOut"+ri+"))", "out")).width(8),
+			ts("Windows and late events written per minute", "short",
+				q(`sum(rate(flink_taskmanager_job_task_operator_numRecordsSend{operator_name=~"results_sink.*"}`+ri+")) * 60", "windows (analytics-results)"),
+				q(`sum(rate(flink_taskmanager_job_task_operator_numRecordsSend{operator_name=~"late_sink.*"}`+ri+")) * 60", "late events (late topic)")).width(8).
+				desc("What the job's Kafka sinks (results_sink, late_sink in orders.sql) sent."),
+			ts("Job restarts", "short",
+				q("max(flink_jobmanager_job_numRestarts)", "restarts")).width(8),
 		),
 	)
 }

@@ -99,7 +99,7 @@ func (c *Cloud) buildFlinkAnalytics(ctx context.Context, log *slog.Logger, dir s
 	if err != nil {
 		return nil, err
 	}
-	rt := flink.Runtime{ModuleDir: c.cfg.FlinkModuleDir, Log: lf}
+	rt := flink.Runtime{ModuleDir: c.cfg.FlinkModuleDir, PrometheusPort: c.cfg.FlinkMetricsPort, Log: lf}
 	jc := flink.JobConfig{
 		Brokers: c.kafkaAddrs, InputTopic: e.Kafka.Topics.Orders.Name, OutputTopic: e.Kafka.Topics.AnalyticsResults.Name,
 		LateTopic: late, Group: group, Window: c.cfg.AnalyticsWindow,
@@ -116,7 +116,7 @@ func (c *Cloud) buildFlinkAnalytics(ctx context.Context, log *slog.Logger, dir s
 		lf.Close()
 		return nil, fmt.Errorf("analytics engine flink: %w", err)
 	}
-	log.Info("starting the Flink job", "log", logPath, "group", group)
+	log.Info("starting the Flink job", "log", logPath, "group", group, "metrics_port", c.cfg.FlinkMetricsPort)
 	// The JVM lives as long as the unit, not as long as the call that
 	// built it.
 	job, err := flink.Start(context.WithoutCancel(ctx), rt, jc)

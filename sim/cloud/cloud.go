@@ -93,6 +93,10 @@ type Config struct {
 	// FlinkModuleDir is services/analytics/flink, for an env whose
 	// analytics.engine is flink; empty: found above the working directory.
 	FlinkModuleDir string
+	// FlinkMetricsPort, when set with the flink engine, runs the job with
+	// Flink's Prometheus reporter (flink-metrics-prometheus) serving
+	// /metrics on this port; 0 runs it without.
+	FlinkMetricsPort int
 
 	// Chaos, when set, is the fault engine: it becomes the Wiring, drives
 	// process faults through this Cloud, and its control API is served on
@@ -333,6 +337,15 @@ func (c *Cloud) S3Endpoint() string {
 
 // Env is the env the cloud runs in (nil: local).
 func (c *Cloud) Env() *envs.Env { return c.cfg.Env }
+
+// FlinkMetricsPort is the port of the Flink job's Prometheus reporter, 0
+// when the job runs without it (or the engine is Go).
+func (c *Cloud) FlinkMetricsPort() int {
+	if c.analyticsEngine() != envs.EngineFlink {
+		return 0
+	}
+	return c.cfg.FlinkMetricsPort
+}
 
 // ToxiproxyAddr is the address of the chaos engine's toxiproxy API, or "".
 func (c *Cloud) ToxiproxyAddr() string {

@@ -401,7 +401,8 @@ func (o *Owner) live(p part) (record, bool) {
 }
 
 // Env returns the SHOPLAB_TEST_* variables that point tests at the
-// selected parts, in a fixed order.
+// selected parts, in a fixed order; SHOPLAB_TEST_KAFKA_JMX (host:port of
+// the broker's JMX exporter) only when the broker runs with it.
 func (o *Owner) Env() [][2]string {
 	var out [][2]string
 	for _, p := range o.parts {
@@ -410,6 +411,9 @@ func (o *Owner) Env() [][2]string {
 			out = append(out, [2]string{"SHOPLAB_TEST_POSTGRES_DSN", p.(*postgresPart).dsn(o.cfg.Spec.PostgresUser, "postgres")})
 		case Kafka:
 			out = append(out, [2]string{"SHOPLAB_TEST_KAFKA_BROKERS", p.addr()})
+			if k := p.(*kafkaPart); k.jmxPort > 0 {
+				out = append(out, [2]string{"SHOPLAB_TEST_KAFKA_JMX", k.jmxAddr()})
+			}
 		case AWS:
 			out = append(out, [2]string{"SHOPLAB_TEST_AWS_ENDPOINT", o.cfg.Spec.AWSEndpoint})
 		}

@@ -231,14 +231,24 @@ func TestEnvNamesEveryPartInOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := o.Env()
 	want := [][2]string{
 		{"SHOPLAB_TEST_POSTGRES_DSN", "postgres://shoplab@127.0.0.1:41532/postgres?sslmode=disable"},
 		{"SHOPLAB_TEST_KAFKA_BROKERS", "127.0.0.1:41192"},
 		{"SHOPLAB_TEST_AWS_ENDPOINT", "http://127.0.0.1:41600"},
 	}
+	checkEnv(t, o.Env(), want)
+	// With the JMX exporter, its address follows the broker's.
+	o, err = New(Config{StateDir: t.TempDir(), Spec: testSpec(), Only: []string{Kafka}, KafkaJMXExporter: 41194})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkEnv(t, o.Env(), [][2]string{{"SHOPLAB_TEST_KAFKA_BROKERS", "127.0.0.1:41192"}, {"SHOPLAB_TEST_KAFKA_JMX", "127.0.0.1:41194"}})
+}
+
+func checkEnv(t *testing.T, got, want [][2]string) {
+	t.Helper()
 	if len(got) != len(want) {
-		t.Fatalf("env = %v", got)
+		t.Fatalf("env = %v, want %v", got, want)
 	}
 	for i := range want {
 		if got[i] != want[i] {

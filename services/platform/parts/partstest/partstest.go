@@ -24,6 +24,7 @@ const (
 	EnvPostgresDSN = "SHOPLAB_TEST_POSTGRES_DSN"  // an admin DSN: each test gets a database of its own
 	EnvAWSEndpoint = "SHOPLAB_TEST_AWS_ENDPOINT"  // an AWS API emulator (moto_server), e.g. http://127.0.0.1:5000
 	EnvKafka       = "SHOPLAB_TEST_KAFKA_BROKERS" // comma-separated bootstrap brokers of a real Kafka
+	EnvKafkaJMX    = "SHOPLAB_TEST_KAFKA_JMX"     // host:port of that broker's Prometheus JMX exporter (deps up --kafka-jmx-exporter)
 )
 
 // AWSRegion is the region every emulator-backed test uses.
