@@ -1,14 +1,17 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"os"
 
 	"github.com/shoplab/shoplab/services/platform/config"
 	"github.com/shoplab/shoplab/sim/scenario/bundle"
 	"github.com/shoplab/shoplab/sim/scenario/diff"
+	"github.com/shoplab/shoplab/sim/scenario/report"
 )
 
 // runDiff is `shoplab diff <run> <baseline>`: exit 0 when nothing regressed
@@ -22,11 +25,12 @@ func runDiff(_ context.Context, e env, args []string) error {
 	fs.Float64Var(&tol.Throughput, "throughput-tolerance", tol.Throughput, "relative drop of throughput allowed")
 	fs.Float64Var(&tol.ErrorRate, "error-tolerance", tol.ErrorRate, "absolute rise of an error rate allowed (0.01 = one point)")
 	asJSON := fs.Bool("json", false, "print the comparison as JSON")
+	htmlOut := fs.String("html", "", "also write the run's report, with the baseline's curves and this comparison, to this file")
 	if err := config.Parse(fs, args, e.lookup); err != nil {
 		return usageError("%v", err)
 	}
 	if fs.NArg() != 2 {
-		return usageError("usage: shoplab diff <run-dir-or-bundle> <baseline-run-dir-or-bundle> [--latency-tolerance 0.25] ...")
+		return usageError("usage: shoplab diff <run-dir-or-bundle> <baseline-run-dir-or-bundle> [--latency-tolerance 0.25] [--html FILE] ...")
 	}
 	cur, err := bundle.Open(fs.Arg(0))
 	if err != nil {
@@ -39,6 +43,11 @@ func runDiff(_ context.Context, e env, args []string) error {
 	res, err := diff.Compare(cur.Journal, base.Journal, tol)
 	if err != nil {
 		return &exitError{code: 2, err: err}
+	}
+	if *htmlOut != "" {
+		if err := writeComparedHTML(*htmlOut, cur, base, res); err != nil {
+			return &exitError{code: 2, err: err}
+		}
 	}
 	if *asJSON {
 		enc := json.NewEncoder(e.stdout)
@@ -53,4 +62,14 @@ func runDiff(_ context.Context, e env, args []string) error {
 		return &exitError{code: 1, err: fmt.Errorf("%d regression(s) against %s", n, fs.Arg(1))}
 	}
 	return nil
+}
+
+// writeComparedHTML renders the page before creating the file, so a
+// rendering error leaves no half-written report.
+func writeComparedHTML(path string, cur, base *bundle.Run, res diff.Result) error {
+	var page bytes.Buffer
+	if err := report.WriteHTMLCompared(&page, cur.Journal, report.Comparison{Name: base.Path, Baseline: base.Journal, Result: res}); err != nil {
+		return fmt.Errorf("render %s: %w", path, err)
+	}
+	return os.WriteFile(path, page.Bytes(), 0o644)
 }

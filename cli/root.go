@@ -104,7 +104,7 @@ Deployments do. The defaults match the container ports the manifests expose.
 		{name: "replay", use: "events.jsonl", short: "feed a file of OrderPlaced events through the go or flink engine", long: analyticsLong},
 	}},
 	"bench":  {args: cobra.NoArgs, long: "Measures throughput, latency and memory next to baselines measured in the same\nrun, as a table and JSON. Exit 1 only when a figure could not be measured.\n\n" + envNote},
-	"diff":   {use: "<run-dir-or-bundle> <baseline-run-dir-or-bundle>", long: "Compares a run with a baseline run: exit 0 when nothing regressed beyond the\ntolerances, 1 when something did, 2 for a bad command line or unreadable runs.\n\n" + envNote},
+	"diff":   {use: "<run-dir-or-bundle> <baseline-run-dir-or-bundle>", long: "Compares a run with a baseline run: exit 0 when nothing regressed beyond the\ntolerances, 1 when something did, 2 for a bad command line or unreadable runs.\nWith --html FILE it also writes the run's report with the baseline's curves\noverlaid and the comparison at the top.\n\n" + envNote},
 	"doctor": {args: cobra.NoArgs, long: "Checks this machine for what an env needs: exit 0 when it can run the env, 1\nwhen a required check fails.\n\n" + envNote},
 	"deps": {long: depsLong + "\n\n" + envNote, subs: []subcommand{
 		{name: "up", args: cobra.NoArgs, short: "start what is not running yet and wait until each part answers"},

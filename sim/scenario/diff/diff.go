@@ -52,6 +52,14 @@ func (r Result) Regressions() int {
 	return n
 }
 
+// Summary says in one sentence whether anything regressed.
+func (r Result) Summary() string {
+	if n := r.Regressions(); n > 0 {
+		return fmt.Sprintf("%d regression(s) beyond the tolerance.", n)
+	}
+	return "No regression beyond the tolerance."
+}
+
 // Compare compares cur against base. Runs of different scenarios are an
 // error: their figures mean different things.
 func Compare(cur, base *journal.Journal, tol Tolerance) (Result, error) {
@@ -145,11 +153,7 @@ func Print(w io.Writer, r Result) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", mark, row.What, row.Baseline, row.Current, row.Change)
 	}
 	_ = tw.Flush()
-	if n := r.Regressions(); n > 0 {
-		fmt.Fprintf(w, "\n%d regression(s) beyond the tolerance.\n", n)
-	} else {
-		fmt.Fprintln(w, "\nNo regression beyond the tolerance.")
-	}
+	fmt.Fprintf(w, "\n%s\n", r.Summary())
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }

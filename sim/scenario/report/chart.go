@@ -52,13 +52,18 @@ type chartSpec struct {
 }
 
 type lineSpec struct {
-	name  string
-	color string
-	dash  string
-	area  bool      // fill down to zero
-	step  bool      // hold each value for its whole second
-	ys    []float64 // NaN leaves a gap
+	name     string
+	color    string
+	dash     string
+	area     bool      // fill down to zero
+	step     bool      // hold each value for its whole second
+	baseline bool      // a baseline run's overlay: drawn thin, under the run's lines
+	xs       []float64 // the line's own seconds; nil for the chart's
+	ys       []float64 // NaN leaves a gap
 }
+
+// baselineDash tells a baseline's line from the run's of the same colour.
+const baselineDash = "1.5 2.5"
 
 type limitSpec struct {
 	y     float64
@@ -153,7 +158,7 @@ type limitView struct {
 type lineView struct {
 	Name, Color, Dash string
 	D                 string
-	Area              bool
+	Area, Baseline    bool
 }
 
 type clipView struct {
@@ -169,7 +174,7 @@ type hoverView struct {
 
 type legendView struct {
 	Name, Color, Dash string
-	Area              bool
+	Area, Baseline    bool
 }
 
 // build lays out spec over the run's timeline.
@@ -269,28 +274,42 @@ func (tl timeline) build(spec chartSpec) chartView {
 		name string
 	}
 	for _, l := range spec.lines {
-		v.Legend = append(v.Legend, legendView{Name: l.name, Color: l.color, Dash: l.dash, Area: l.area})
-		d := linePath(spec.xs, l, px, py, v.PlotB)
+		xs := spec.xs
+		if l.xs != nil {
+			xs = l.xs
+		}
+		v.Legend = append(v.Legend, legendView{Name: l.name, Color: l.color, Dash: l.dash, Area: l.area, Baseline: l.baseline})
+		d := linePath(xs, l, px, py, v.PlotB)
 		if d == "" {
 			continue
 		}
-		v.Lines = append(v.Lines, lineView{Name: l.name, Color: l.color, Dash: l.dash, D: d, Area: l.area})
+		v.Lines = append(v.Lines, lineView{Name: l.name, Color: l.color, Dash: l.dash, D: d, Area: l.area, Baseline: l.baseline})
 		for i, y := range l.ys {
-			if math.IsNaN(y) || y <= yMax {
+			if i >= len(xs) || math.IsNaN(y) || y <= yMax {
 				continue
 			}
 			nClipped++
 			if y > worst.y {
-				worst.y, worst.x, worst.name = y, spec.xs[i], l.name
+				worst.y, worst.x, worst.name = y, xs[i], l.name
 			}
-			x := px(spec.xs[i])
+			x := px(xs[i])
 			v.Clips = append(v.Clips, clipView{
 				D:     fmt.Sprintf("M%s %sL%s %sL%s %sZ", f1(x-4), f1(v.PlotY+7), f1(x), f1(v.PlotY), f1(x+4), f1(v.PlotY+7)),
 				Color: l.color,
-				Title: fmt.Sprintf("%s %s %s at %s", l.name, formatValue(y), spec.yUnit, formatSeconds(math.Floor(spec.xs[i]))),
+				Title: fmt.Sprintf("%s %s %s at %s", l.name, formatValue(y), spec.yUnit, formatSeconds(math.Floor(xs[i]))),
 			})
 		}
 	}
+	// The run's lines go on top: the baseline is the background to compare with.
+	slices.SortStableFunc(v.Lines, func(a, b lineView) int {
+		switch {
+		case a.Baseline && !b.Baseline:
+			return -1
+		case b.Baseline && !a.Baseline:
+			return 1
+		}
+		return 0
+	})
 	if clipped && nClipped > 0 {
 		points := "points"
 		if nClipped == 1 {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/shoplab/shoplab/sim/load"
+	"github.com/shoplab/shoplab/sim/scenario/diff"
 	"github.com/shoplab/shoplab/sim/scenario/journal"
 )
 
@@ -27,11 +28,34 @@ var pageTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 // charts as inline SVG, no script and nothing fetched from the network, so
 // it opens offline and as a CI artifact.
 func WriteHTML(w io.Writer, j *journal.Journal) error {
-	return pageTemplate.Execute(w, newPage(j))
+	return pageTemplate.Execute(w, newPage(j, nil))
+}
+
+// Comparison is a baseline run and how a run compares with it, as
+// `shoplab diff` found.
+type Comparison struct {
+	Name     string           // how the page names the baseline: its run dir or bundle
+	Baseline *journal.Journal // its series are drawn over the run's
+	Result   diff.Result      // diff.Compare(run, baseline, ...)
+}
+
+// WriteHTMLCompared writes the run's page as WriteHTML does, with the
+// baseline's series overlaid on every chart and the comparison's table
+// at the top. Runs of different scenarios are refused, as diff.Compare
+// refuses them.
+func WriteHTMLCompared(w io.Writer, j *journal.Journal, c Comparison) error {
+	if c.Baseline == nil {
+		return fmt.Errorf("no baseline journal to compare with")
+	}
+	if c.Baseline.Scenario != j.Scenario || c.Result.Scenario != j.Scenario {
+		return fmt.Errorf("the run is of scenario %q, the baseline of %q and the comparison of %q", j.Scenario, c.Baseline.Scenario, c.Result.Scenario)
+	}
+	return pageTemplate.Execute(w, newPage(j, &c))
 }
 
 type page struct {
 	J          *journal.Journal
+	Compared   *comparedView // nil without a baseline
 	Pass       bool
 	Verdict    string
 	Expected   string
@@ -52,6 +76,14 @@ type page struct {
 	Journeys   []group
 	Endpoints  []group
 	Load       []fact
+}
+
+// comparedView is the baseline as the page names it, and the comparison.
+type comparedView struct {
+	Name, Scenario, Started, Verdict string
+	Seed                             uint64
+	Rows                             []diff.Row
+	Sum                              string
 }
 
 type fact struct {
@@ -111,7 +143,7 @@ type groupRow struct {
 	Bad                                      bool
 }
 
-func newPage(j *journal.Journal) page {
+func newPage(j *journal.Journal, c *Comparison) page {
 	p := page{
 		J:        j,
 		Pass:     j.Verdict == journal.Pass,
@@ -130,7 +162,15 @@ func newPage(j *journal.Journal) page {
 	if total, ok := j.PhaseStat["total"]; ok {
 		p.Headline = headline(total)
 	}
-	p.Charts = charts(j)
+	var base *journal.Journal
+	if c != nil {
+		base = c.Baseline
+		p.Compared = &comparedView{
+			Name: c.Name, Scenario: base.Scenario, Started: startedAt(base), Verdict: base.Verdict, Seed: base.Seed,
+			Rows: c.Result.Rows, Sum: c.Result.Summary(),
+		}
+	}
+	p.Charts = charts(j, base)
 	p.Probes, p.ProbeSum = probeRows(j.Probes)
 	p.Recovery, p.RecSum = recoveryRows(j.Recovery)
 	p.Invariants, p.InvSum = invariantRows(j.Invariants)
@@ -156,16 +196,12 @@ func facts(j *journal.Journal) []fact {
 	if j.ScaleFactor != 0 && j.ScaleFactor != 1 {
 		scale = fmt.Sprintf("×%s (times in the file multiplied by this)", formatTick(j.ScaleFactor))
 	}
-	started := "–"
-	if !j.StartedAt.IsZero() {
-		started = j.StartedAt.UTC().Format(time.RFC3339)
-	}
 	fs := []fact{
 		{Name: "file", Value: j.File},
 		{Name: "seed", Value: fmt.Sprint(j.Seed)},
 		{Name: "short", Value: short},
 		{Name: "scale", Value: scale},
-		{Name: "started", Value: started},
+		{Name: "started", Value: startedAt(j)},
 		{Name: "run time", Value: formatSeconds(round1(j.Seconds))},
 		{Name: "load", Value: fmt.Sprintf("%s scheduled, %s ran", formatSeconds(round1(j.LoadSeconds)), formatSeconds(round1(j.Load.Seconds)))},
 	}
@@ -173,6 +209,13 @@ func facts(j *journal.Journal) []fact {
 		fs = fs[1:]
 	}
 	return fs
+}
+
+func startedAt(j *journal.Journal) string {
+	if j.StartedAt.IsZero() {
+		return "–"
+	}
+	return j.StartedAt.UTC().Format(time.RFC3339)
 }
 
 func headline(t load.Stats) []fact {
