@@ -219,19 +219,15 @@ func (f *flinkUnit) Ready(context.Context) error {
 	}
 }
 
-// TickType is the type of the records quietTicker writes to orders. They
-// are not OrderPlaced: every consumer's decoder refuses them (the Go engine
-// skips them without moving its watermark; notification dead-letters
-// them), but Flink's watermark, defined at the source, moves on them.
-const TickType = "WatermarkTick"
-
 // quietTicker gives the Flink job what the Go engine does by itself when
 // its source is idle (services/analytics/README.md, "Idle source": the
 // watermark follows processing time, now - D). Flink's watermark only
 // moves on records, so without this the last windows of a run stay open
-// until the next order. When the orders topic has been quiet for idle (no
-// end offset moved, as seen through analytics' own Kafka edge), it writes
-// one tick record with occurred_at = now to every partition, and once more
+// until the next order. Ticks are events.TypeWatermarkTick records, which
+// notification and the Go engine skip and count. When the orders topic
+// has been quiet for idle (no end offset moved, as seen through
+// analytics' own Kafka edge), it writes one tick record with
+// occurred_at = now to every partition, and once more
 // when the quiet has lasted closeAfter (W + D: by then the window of the
 // last order has ended D ago, so that tick closes it). A failed look at
 // the offsets (a Kafka fault on the edge) restarts the quiet: like the Go
@@ -317,10 +313,7 @@ func (t *quietTicker) tick(client sarama.Client, offs map[int32]int64, now time.
 		return nil, err
 	}
 	defer p.Close()
-	body, _ := json.Marshal(map[string]any{
-		"schema_version": events.SchemaVersion, "type": TickType,
-		"occurred_at": now.UTC().Format("2006-01-02T15:04:05.000Z"),
-	})
+	body := events.EncodeWatermarkTick(now)
 	after := maps.Clone(offs)
 	for _, part := range slices.Sorted(maps.Keys(offs)) {
 		_, off, err := p.SendMessage(&sarama.ProducerMessage{Topic: t.topic, Partition: part, Value: sarama.ByteEncoder(body)})

@@ -10,6 +10,7 @@ import (
 type Metrics struct {
 	Consumed        prometheus.Counter
 	Invalid         prometheus.Counter
+	Ticks           prometheus.Counter
 	Duplicates      prometheus.Counter
 	Late            prometheus.Counter
 	WindowsClosed   prometheus.Counter
@@ -28,6 +29,7 @@ func NewMetrics(r *metrics.Registry) *Metrics {
 	return &Metrics{
 		Consumed:        r.Counter("shoplab_analytics_events_consumed_total", "OrderPlaced records read from the orders topic and fed to the window engine."),
 		Invalid:         r.Counter("shoplab_analytics_events_invalid_total", "Records on the orders topic that are not a valid OrderPlaced event; skipped."),
+		Ticks:           r.Counter("shoplab_analytics_watermark_ticks_skipped_total", "Watermark ticks (the Flink engine's quiet-source records) on the orders topic; skipped without moving the watermark."),
 		Duplicates:      r.Counter("shoplab_analytics_duplicates_dropped_total", "Events dropped because their event id was already accounted for."),
 		Late:            r.Counter("shoplab_analytics_late_events_total", "Events dropped because their window had closed; reported in the late_events of the next window."),
 		WindowsClosed:   r.Counter("shoplab_analytics_windows_closed_total", "Windows closed and persisted."),

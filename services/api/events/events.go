@@ -21,6 +21,36 @@ const SchemaVersion = 1
 // TypeOrderPlaced is the type of an OrderPlaced event.
 const TypeOrderPlaced = "OrderPlaced"
 
+// TypeWatermarkTick is the type of the records the Flink engine's quiet
+// ticker writes to orders (sim/cloud): Flink's watermark moves only on
+// records, so a quiet source gets one tick per partition to close its last
+// windows. A tick carries schema_version, type and occurred_at only; every
+// consumer skips it (IsWatermarkTick) and counts it, none dead-letters it.
+const TypeWatermarkTick = "WatermarkTick"
+
+// WatermarkTick is the body of a TypeWatermarkTick record.
+type WatermarkTick struct {
+	SchemaVersion int    `json:"schema_version"`
+	Type          string `json:"type"`
+	OccurredAt    string `json:"occurred_at"` // UTC, milliseconds, "Z": the layout Flink parses
+}
+
+// EncodeWatermarkTick returns the record of a tick at event time at.
+func EncodeWatermarkTick(at time.Time) []byte {
+	b, _ := json.Marshal(WatermarkTick{SchemaVersion: SchemaVersion, Type: TypeWatermarkTick, OccurredAt: at.UTC().Format("2006-01-02T15:04:05.000Z")})
+	return b
+}
+
+// IsWatermarkTick reports whether b is a tick record (any schema_version
+// this build knows, any occurred_at).
+func IsWatermarkTick(b []byte) bool {
+	var t struct {
+		SchemaVersion int    `json:"schema_version"`
+		Type          string `json:"type"`
+	}
+	return json.Unmarshal(b, &t) == nil && t.Type == TypeWatermarkTick && t.SchemaVersion >= 1 && t.SchemaVersion <= SchemaVersion
+}
+
 // OrderPlaced says that an order was paid. Its key on the topic is OrderID.
 type OrderPlaced struct {
 	SchemaVersion int        `json:"schema_version"`

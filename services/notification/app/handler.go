@@ -79,7 +79,7 @@ type Handler struct {
 	now      func() time.Time
 	newToken func() string
 
-	sent, duplicates, skipped, invalid, markErrors prometheus.Counter
+	sent, duplicates, skipped, invalid, ticks, markErrors prometheus.Counter
 }
 
 // NewHandler checks cfg and returns a Handler.
@@ -138,6 +138,7 @@ func NewHandler(cfg Config, deps Deps) (*Handler, error) {
 	h.duplicates = obs.Counter(reg, "shoplab_notification_duplicates_skipped_total", "Records skipped because their event's email was already sent.")
 	h.skipped = obs.Counter(reg, "shoplab_notification_emails_skipped_total", "Events skipped because they carry no usable recipient.")
 	h.invalid = obs.Counter(reg, "shoplab_notification_invalid_records_total", "Records that are not a valid base64 OrderPlaced event.")
+	h.ticks = obs.Counter(reg, "shoplab_notification_watermark_ticks_skipped_total", "Watermark ticks (the Flink engine's quiet-source records) skipped: no email, no dead letter.")
 	h.markErrors = obs.Counter(reg, "shoplab_notification_mark_sent_errors_total", "Emails sent whose sent mark failed to record (their claim lease still guards them).")
 	return h, nil
 }
@@ -239,6 +240,10 @@ func (h *Handler) Handle(ctx context.Context, ev events.KafkaEvent) error {
 func (h *Handler) handleRecord(ctx context.Context, rec events.KafkaRecord) error {
 	ref := recordRef(rec.Topic, rec.Partition, rec.Offset)
 	e, err := decodeRecord(rec)
+	if errors.Is(err, errWatermarkTick) {
+		h.ticks.Inc()
+		return nil
+	}
 	if err != nil {
 		h.invalid.Inc()
 		return errs.Wrap(errs.Invalid, err, "record %s is not a valid OrderPlaced event", ref)
@@ -309,5 +314,11 @@ func decodeRecord(rec events.KafkaRecord) (shopevents.OrderPlaced, error) {
 	if err != nil {
 		return shopevents.OrderPlaced{}, fmt.Errorf("value is not base64: %w", err)
 	}
+	if shopevents.IsWatermarkTick(raw) {
+		return shopevents.OrderPlaced{}, errWatermarkTick
+	}
 	return shopevents.DecodeOrderPlaced(raw)
 }
+
+// errWatermarkTick marks a tick record: not an order, not invalid either.
+var errWatermarkTick = errors.New("a watermark tick")

@@ -267,6 +267,20 @@ func TestHandlePoisonRecordsAreNamed(t *testing.T) {
 	}
 }
 
+// TestHandleSkipsWatermarkTicks: the Flink engine's ticker writes ticks
+// to orders; they are neither emails nor poison (before, each one went to
+// the DLQ after three attempts).
+func TestHandleSkipsWatermarkTicks(t *testing.T) {
+	f := newFixture(t, app.Config{}, nil)
+	tick := string(shopevents.EncodeWatermarkTick(time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)))
+	if err := f.h.Handle(t.Context(), batch(rec{0, 1, encode(t, order(1)), ""}, rec{0, 2, tick, ""})); err != nil {
+		t.Fatalf("Handle = %v, want a tick skipped without error", err)
+	}
+	if got := f.emails(t); len(got) != 1 {
+		t.Fatalf("%d emails, want the order's one", len(got))
+	}
+}
+
 func TestHandleRecipientFallback(t *testing.T) {
 	noEmail := order(3)
 	noEmail.UserEmail = ""
