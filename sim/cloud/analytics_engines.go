@@ -226,10 +226,10 @@ func (f *flinkUnit) Ready(context.Context) error {
 // until the next order. Ticks are events.TypeWatermarkTick records, which
 // notification and the Go engine skip and count. When the orders topic
 // has been quiet for idle (no end offset moved, as seen through
-// analytics' own Kafka edge), it writes one tick record with
-// occurred_at = now to every partition, and once more
-// when the quiet has lasted closeAfter (W + D: by then the window of the
-// last order has ended D ago, so that tick closes it). A failed look at
+// analytics' own Kafka edge), it writes one tick record with occurred_at
+// = now to every partition, and once more when the quiet has lasted
+// closeAfter (W + D: by then the window of the last order has ended D
+// ago, so that tick closes it). A failed look at
 // the offsets (a Kafka fault on the edge) restarts the quiet: like the Go
 // consumer losing its partitions, the ticker never closes windows on a
 // broker it cannot see, so an outbox backlog drained after an outage is

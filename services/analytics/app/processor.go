@@ -174,14 +174,14 @@ func (p *Processor) handle(ctx context.Context, msg any) error {
 }
 
 func (p *Processor) record(r Record) {
-	if events.IsWatermarkTick(r.Value) {
+	ev, err := events.DecodeOrderPlaced(r.Value)
+	if errors.Is(err, events.ErrWatermarkTick) {
 		// The Flink engine's ticker wrote it; this engine follows
 		// processing time on a quiet source by itself.
 		p.m.Ticks.Inc()
 		p.offsets.processed(r.Partition, r.Offset, analytics.Verdict{})
 		return
 	}
-	ev, err := events.DecodeOrderPlaced(r.Value)
 	if err != nil {
 		// A record no engine can place holds nothing back; Flink's
 		// json.ignore-parse-errors skips it the same way.

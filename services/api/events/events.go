@@ -4,6 +4,7 @@ package events
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -25,30 +26,29 @@ const TypeOrderPlaced = "OrderPlaced"
 // ticker writes to orders (sim/cloud): Flink's watermark moves only on
 // records, so a quiet source gets one tick per partition to close its last
 // windows. A tick carries schema_version, type and occurred_at only; every
-// consumer skips it (IsWatermarkTick) and counts it, none dead-letters it.
+// consumer skips it (DecodeOrderPlaced answers ErrWatermarkTick) and
+// counts it, none dead-letters it.
 const TypeWatermarkTick = "WatermarkTick"
+
+// ErrWatermarkTick is DecodeOrderPlaced's answer to a tick record: not an
+// order, and not an invalid record either.
+var ErrWatermarkTick = errors.New("decode OrderPlaced: a watermark tick")
+
+// millisUTC is the layout of the timestamps shoplab writes for Flink:
+// UTC, milliseconds, "Z" (Flink's ISO-8601 parser accepts nothing else).
+const millisUTC = "2006-01-02T15:04:05.000Z"
 
 // WatermarkTick is the body of a TypeWatermarkTick record.
 type WatermarkTick struct {
 	SchemaVersion int    `json:"schema_version"`
 	Type          string `json:"type"`
-	OccurredAt    string `json:"occurred_at"` // UTC, milliseconds, "Z": the layout Flink parses
+	OccurredAt    string `json:"occurred_at"` // millisUTC
 }
 
 // EncodeWatermarkTick returns the record of a tick at event time at.
 func EncodeWatermarkTick(at time.Time) []byte {
-	b, _ := json.Marshal(WatermarkTick{SchemaVersion: SchemaVersion, Type: TypeWatermarkTick, OccurredAt: at.UTC().Format("2006-01-02T15:04:05.000Z")})
+	b, _ := json.Marshal(WatermarkTick{SchemaVersion: SchemaVersion, Type: TypeWatermarkTick, OccurredAt: at.UTC().Format(millisUTC)})
 	return b
-}
-
-// IsWatermarkTick reports whether b is a tick record (any schema_version
-// this build knows, any occurred_at).
-func IsWatermarkTick(b []byte) bool {
-	var t struct {
-		SchemaVersion int    `json:"schema_version"`
-		Type          string `json:"type"`
-	}
-	return json.Unmarshal(b, &t) == nil && t.Type == TypeWatermarkTick && t.SchemaVersion >= 1 && t.SchemaVersion <= SchemaVersion
 }
 
 // OrderPlaced says that an order was paid. Its key on the topic is OrderID.
@@ -80,6 +80,8 @@ func DecodeOrderPlaced(b []byte) (OrderPlaced, error) {
 		return e, fmt.Errorf("decode OrderPlaced: %w", err)
 	}
 	switch {
+	case e.Type == TypeWatermarkTick && e.SchemaVersion >= 1 && e.SchemaVersion <= SchemaVersion:
+		return e, ErrWatermarkTick
 	case e.Type != TypeOrderPlaced:
 		return e, fmt.Errorf("decode OrderPlaced: type %q", e.Type)
 	case e.SchemaVersion < 1 || e.SchemaVersion > SchemaVersion:
@@ -106,8 +108,7 @@ const WindowResultSchemaVersion = 1
 // deduplicate by it. Both engines write it, the Flink job (orders.sql)
 // with DATE_FORMAT in the same layout on both bounds.
 func WindowEventID(start, end time.Time) string {
-	const layout = "2006-01-02T15:04:05.000Z"
-	return "window-" + start.UTC().Format(layout) + "-" + end.UTC().Format(layout)
+	return "window-" + start.UTC().Format(millisUTC) + "-" + end.UTC().Format(millisUTC)
 }
 
 // WindowResult is one closed analytics window on analytics-results.
