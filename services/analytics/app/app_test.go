@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/shoplab/shoplab/services/analytics"
 	"github.com/shoplab/shoplab/services/api/events"
 	"github.com/shoplab/shoplab/services/platform/logx"
@@ -268,4 +271,53 @@ func TestRelayKeepsOrderAndRetries(t *testing.T) {
 	if len(pub.got) != 3 || len(arch.got) != 3 {
 		t.Fatalf("published %d, archived %d; want each window once", len(pub.got), len(arch.got))
 	}
+}
+
+// TestProcessorSkipsWatermarkTicks: a tick (the Flink engine's ticker) an
+// hour after the events is counted as a tick, not invalid, and does not
+// move the watermark: the window of a is closed by b, not by the tick.
+func TestProcessorSkipsWatermarkTicks(t *testing.T) {
+	store := newMemStore()
+	clk := &fixedClock{t: t0}
+	m := NewMetrics(metrics.New("analytics", false))
+	p, err := NewProcessor(context.Background(), ProcessorConfig{
+		Engine:       []analytics.Option{analytics.WithWindow(10 * time.Second), analytics.WithOutOfOrderness(5 * time.Second)},
+		TickInterval: 5 * time.Millisecond,
+	}, store, logx.Discard(), m, clk.now, func() {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	if err := p.Assign(ctx, []int32{0}, &recCommitter{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []Record{
+		record(t, 0, 0, "a", time.Second),
+		{Partition: 0, Offset: 1, Value: events.EncodeWatermarkTick(t0.Add(time.Hour))},
+		record(t, 0, 2, "b", 8*time.Second), // on time only if the tick moved nothing
+		record(t, 0, 3, "c", 16*time.Second),
+	} {
+		if err := p.Deliver(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitUntil(t, "window saved", func() bool { return len(store.saved()) == 1 })
+	if got := store.saved()[0]; got.OrderCount != 2 || got.LateEvents != 0 {
+		t.Fatalf("saved %+v, want [0,10) with a and b, none late", got)
+	}
+	if ticks, invalid := value(t, m.Ticks), value(t, m.Invalid); ticks != 1 || invalid != 0 {
+		t.Fatalf("ticks %v, invalid %v; want 1 and 0", ticks, invalid)
+	}
+}
+
+func value(t *testing.T, c prometheus.Counter) float64 {
+	t.Helper()
+	var d dto.Metric
+	if err := c.Write(&d); err != nil {
+		t.Fatal(err)
+	}
+	return d.GetCounter().GetValue()
 }
