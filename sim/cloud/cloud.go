@@ -33,6 +33,7 @@ import (
 	"github.com/shoplab/shoplab/services/api/events"
 	"github.com/shoplab/shoplab/services/platform/kafkax"
 	"github.com/shoplab/shoplab/services/platform/logx"
+	"github.com/shoplab/shoplab/sim/console"
 )
 
 // Unit names, in start order: a unit starts after those it calls.
@@ -182,6 +183,7 @@ type Cloud struct {
 	windows    lister
 	results    *resultsReader // analytics-results since the env started
 	closers    []func()
+	journeys   func() []console.Journey // the driving load's, for the console
 	opsCancel  context.CancelFunc
 	opsDone    chan error
 

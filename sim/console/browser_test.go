@@ -77,7 +77,7 @@ func TestConsoleInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the console test failed: %v (screenshots in %s)", err, shots)
 	}
-	for _, f := range []string{"01-ready.png", "02-payment-latency.png", "03-product-killed.png", "04-product-back.png"} {
+	for _, f := range []string{"01-ready.png", "02-payment-latency.png", "03-product-killed.png", "04-product-back.png", "05-hpa-scaled.png"} {
 		if st, err := os.Stat(filepath.Join(shots, f)); err != nil || st.Size() == 0 {
 			t.Errorf("screenshot %s missing: %v", f, err)
 		}

@@ -16,12 +16,16 @@ import (
 	"io/fs"
 	"log/slog"
 	"math"
+	"mime"
 	"net/http"
 	"sort"
 	"sync"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/shoplab/shoplab/services/platform/errs"
+	"github.com/shoplab/shoplab/services/platform/httpx"
 )
 
 //go:embed assets
@@ -39,6 +43,21 @@ type Source interface {
 	// Mailbox and Windows list the last emails and closed windows.
 	Mailbox(ctx context.Context, limit int) (any, error)
 	Windows(ctx context.Context, limit int) (any, error)
+	// Journeys is the live journey table of the load driving the env
+	// (shoplab run), nil when none does.
+	Journeys() []Journey
+}
+
+// Journey is one shopper journey of the load generator over its last
+// seconds, measured at the client from each iteration's scheduled start.
+type Journey struct {
+	Name        string  `json:"name"`
+	RPS         float64 `json:"iterations_per_second"`
+	FailureRate float64 `json:"failure_rate"`
+	Dropped     int64   `json:"dropped"`
+	P50         float64 `json:"p50_ms"`
+	P95         float64 `json:"p95_ms"`
+	P99         float64 `json:"p99_ms"`
 }
 
 // Endpoint is one route or gRPC method over the last Window.
@@ -60,11 +79,21 @@ type Snapshot struct {
 	WindowSeconds float64            `json:"window_seconds"`
 	Units         any                `json:"units"`
 	Endpoints     []Endpoint         `json:"endpoints"`
+	Journeys      []Journey          `json:"journeys"`
 	Gauges        map[string]float64 `json:"gauges"` // outbox backlog, consumer lag, ...
 	Faults        any                `json:"faults"`
 	Emails        any                `json:"emails"`
 	Windows       any                `json:"windows"`
 	Errors        []string           `json:"errors,omitempty"` // what could not be read this time
+	// HPA is the twin's replica suggestion (Advisor), or why there is none.
+	HPA any `json:"hpa"`
+}
+
+// Advisor turns the endpoint table into the HPA twin's replica suggestion
+// (sim/hpa/live behind an adapter).
+type Advisor interface {
+	Advise(at time.Time, eps []Endpoint) any
+	SetTrafficScale(f float64) error
 }
 
 // Options tune the sampler.
@@ -73,6 +102,10 @@ type Options struct {
 	Window   time.Duration // rates and percentiles cover this much; default 10s
 	Log      *slog.Logger
 	Now      func() time.Time
+	// Advisor, when set, adds the HPA twin's suggestion to every snapshot;
+	// otherwise NoAdvisor says why there is none.
+	Advisor   Advisor
+	NoAdvisor string
 }
 
 // Console samples a Source and serves the page.
@@ -139,6 +172,7 @@ func (c *Console) tick(ctx context.Context) {
 	defer cancel()
 	s := Snapshot{At: c.o.Now().UTC(), Gauges: map[string]float64{}, Faults: c.src.Faults()}
 	s.Units = c.src.Units(ctx)
+	s.Journeys = c.src.Journeys()
 	mfs, err := c.src.Gather()
 	if err != nil {
 		s.Errors = append(s.Errors, "metrics: "+err.Error())
@@ -160,6 +194,11 @@ func (c *Console) tick(ctx context.Context) {
 	base := c.hist[0]
 	s.WindowSeconds = cur.at.Sub(base.at).Seconds()
 	s.Endpoints = endpoints(base, cur)
+	if c.o.Advisor != nil {
+		s.HPA = c.o.Advisor.Advise(s.At, s.Endpoints)
+	} else {
+		s.HPA = map[string]string{"unavailable": c.o.NoAdvisor}
+	}
 	c.last = s
 	data, _ := json.Marshal(s)
 	for ch := range c.subs {
@@ -200,6 +239,38 @@ func (c *Console) Mount(mux *http.ServeMux) {
 		_ = json.NewEncoder(w).Encode(c.Last())
 	})
 	mux.HandleFunc("GET /ops/v1/console/events", c.serveEvents)
+	mux.HandleFunc("PUT /ops/v1/console/hpa/traffic-scale", c.putTrafficScale)
+}
+
+// putTrafficScale sets the factor between this env's traffic and the
+// cluster's that the HPA twin sees: {"traffic_scale": 50}.
+func (c *Console) putTrafficScale(w http.ResponseWriter, r *http.Request) {
+	// A JSON content type cannot be sent cross-site without a preflight,
+	// as on the chaos API.
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
+		httpx.WriteError(w, r, nil, errs.E(errs.Invalid, "Content-Type must be application/json"))
+		return
+	}
+	if c.o.Advisor == nil {
+		httpx.WriteError(w, r, nil, errs.E(errs.FailedPrecondition, "no HPA twin on this env: %s", c.o.NoAdvisor))
+		return
+	}
+	var body struct {
+		TrafficScale *float64 `json:"traffic_scale"`
+	}
+	if err := httpx.DecodeJSON(w, r, 1<<10, &body); err != nil {
+		httpx.WriteError(w, r, nil, err)
+		return
+	}
+	if body.TrafficScale == nil {
+		httpx.WriteError(w, r, nil, errs.InvalidField("traffic_scale", "is required"))
+		return
+	}
+	if err := c.o.Advisor.SetTrafficScale(*body.TrafficScale); err != nil {
+		httpx.WriteError(w, r, nil, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]float64{"traffic_scale": *body.TrafficScale})
 }
 
 // secure keeps the page to its own origin: no inline script, nothing from

@@ -14,6 +14,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/shoplab/shoplab/services/platform/errs"
 )
 
 func TestQuantileInterpolatesLikePrometheus(t *testing.T) {
@@ -53,13 +55,16 @@ func (f fakeSource) Mailbox(context.Context, int) (any, error) {
 	return []map[string]string{{"to": "ada@example.com"}}, nil
 }
 func (f fakeSource) Windows(context.Context, int) (any, error) { return []any{}, nil }
+func (f fakeSource) Journeys() []Journey {
+	return []Journey{{Name: "checkout", RPS: 4, P95: 120}}
+}
 
 func TestSnapshotsRatesAndPercentilesOverTheWindow(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	h := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "shoplab_request_duration_seconds", Buckets: []float64{.01, .1, 1}}, []string{"unit", "transport", "method"})
-	errs := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "shoplab_request_errors_total"}, []string{"unit", "transport", "method"})
+	errCount := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "shoplab_request_errors_total"}, []string{"unit", "transport", "method"})
 	backlog := prometheus.NewGauge(prometheus.GaugeOpts{Name: "shoplab_order_outbox_backlog"})
-	reg.MustRegister(h, errs, backlog)
+	reg.MustRegister(h, errCount, backlog)
 	now := time.Unix(1000, 0)
 	c := New(fakeSource{reg}, Options{Window: 10 * time.Second, Now: func() time.Time { return now }})
 	orders := h.WithLabelValues("gateway", "http", "POST /api/v1/orders")
@@ -73,7 +78,7 @@ func TestSnapshotsRatesAndPercentilesOverTheWindow(t *testing.T) {
 	for range 20 {
 		orders.Observe(0.5)
 	}
-	errs.WithLabelValues("gateway", "http", "POST /api/v1/orders").Add(2)
+	errCount.WithLabelValues("gateway", "http", "POST /api/v1/orders").Add(2)
 	backlog.Set(7)
 	c.tick(context.Background())
 	s := c.Last()
@@ -87,6 +92,9 @@ func TestSnapshotsRatesAndPercentilesOverTheWindow(t *testing.T) {
 	// Only the slow requests are in the window: every percentile in 100 ms..1 s.
 	if e.P50 < 100 || e.P99 > 1000 {
 		t.Errorf("p50 %v p99 %v: the fast requests before the window leaked in", e.P50, e.P99)
+	}
+	if len(s.Journeys) != 1 || s.Journeys[0].Name != "checkout" {
+		t.Errorf("journeys: %+v, want the load's table", s.Journeys)
 	}
 	if s.Gauges["outbox_backlog"] != 7 {
 		t.Errorf("gauges: %v", s.Gauges)
@@ -131,5 +139,95 @@ func TestSnapshotsRatesAndPercentilesOverTheWindow(t *testing.T) {
 	var got Snapshot
 	if err := json.Unmarshal([]byte(strings.TrimPrefix(data, "data: ")), &got); err != nil || len(got.Endpoints) != 1 {
 		t.Errorf("frame is not the snapshot: %v %+v", err, got)
+	}
+}
+
+// fakeAdvisor records what the console hands the HPA twin.
+type fakeAdvisor struct {
+	eps   []Endpoint
+	scale float64
+}
+
+func (f *fakeAdvisor) Advise(_ time.Time, eps []Endpoint) any {
+	f.eps = eps
+	return map[string]any{"traffic_scale": f.scale, "units": []any{}}
+}
+
+func (f *fakeAdvisor) SetTrafficScale(v float64) error {
+	if v <= 0 {
+		return errs.InvalidField("traffic_scale", "must be above 0")
+	}
+	f.scale = v
+	return nil
+}
+
+// TestHPASuggestionAndItsScale: every snapshot carries the advisor's answer
+// over the endpoint table, and the page's scale goes through a JSON PUT
+// that refuses what a form post or a bad value would send.
+func TestHPASuggestionAndItsScale(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	h := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "shoplab_request_duration_seconds"}, []string{"unit", "transport", "method"})
+	reg.MustRegister(h)
+	h.WithLabelValues("order", "grpc", "/shoplab.v1.OrderService/CreateOrder").Observe(0.01)
+	adv := &fakeAdvisor{scale: 1}
+	c := New(fakeSource{reg}, Options{Advisor: adv})
+	c.tick(context.Background())
+	if len(adv.eps) != 1 || adv.eps[0].Method != "/shoplab.v1.OrderService/CreateOrder" {
+		t.Fatalf("advisor got %+v, want the endpoint table", adv.eps)
+	}
+	if got, ok := c.Last().HPA.(map[string]any); !ok || got["traffic_scale"] != 1.0 {
+		t.Fatalf("snapshot hpa %#v", c.Last().HPA)
+	}
+
+	mux := http.NewServeMux()
+	c.Mount(mux)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	put := func(ct, body string) int {
+		req, _ := http.NewRequest(http.MethodPut, srv.URL+"/ops/v1/console/hpa/traffic-scale", strings.NewReader(body))
+		req.Header.Set("Content-Type", ct)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, tc := range []struct {
+		ct, body string
+		want     int
+	}{
+		{"application/json", `{"traffic_scale": 50}`, 200},
+		{"text/plain", `{"traffic_scale": 60}`, 400},
+		{"application/json", `{}`, 400},
+		{"application/json", `{"traffic_scale": -2}`, 400},
+		{"application/json", `{"traffic_scale": 5, "x": 1}`, 400},
+	} {
+		if got := put(tc.ct, tc.body); got != tc.want {
+			t.Errorf("PUT %s %s: %d, want %d", tc.ct, tc.body, got, tc.want)
+		}
+	}
+	if adv.scale != 50 {
+		t.Errorf("scale %v after the PUTs, want 50 (only the good one applies)", adv.scale)
+	}
+
+	none := New(fakeSource{reg}, Options{NoAdvisor: "no profile for env host"})
+	none.tick(context.Background())
+	if got, _ := json.Marshal(none.Last().HPA); string(got) != `{"unavailable":"no profile for env host"}` {
+		t.Errorf("no advisor: hpa %s", got)
+	}
+	mux2 := http.NewServeMux()
+	none.Mount(mux2)
+	srv2 := httptest.NewServer(mux2)
+	defer srv2.Close()
+	req, _ := http.NewRequest(http.MethodPut, srv2.URL+"/ops/v1/console/hpa/traffic-scale", strings.NewReader(`{"traffic_scale": 5}`))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusConflict {
+		t.Errorf("PUT without a twin: %d, want 409", resp.StatusCode)
 	}
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/shoplab/shoplab/envs"
 	"github.com/shoplab/shoplab/sim/cloud"
+	"github.com/shoplab/shoplab/sim/console"
 	"github.com/shoplab/shoplab/sim/load"
 	"github.com/shoplab/shoplab/sim/reconcile"
 	"github.com/shoplab/shoplab/sim/scenario/journal"
@@ -217,6 +218,12 @@ func (r *runState) run(ctx context.Context, seed uint64) error {
 	}
 	defer lr.Close()
 	r.lr = lr
+	if js, ok := tg.(interface {
+		SetJourneys(func() []console.Journey)
+	}); ok {
+		js.SetJourneys(func() []console.Journey { return consoleJourneys(lr.Snapshot()) })
+		defer js.SetJourneys(nil)
+	}
 	// Warm-up: registering the customer pool and reading the catalog runs
 	// every unit's hot paths once before anything is measured.
 	r.printf("• warming up: %d customers, catalog snapshot\n", s.Load.Customers)
@@ -680,3 +687,30 @@ func MissedOnTimingOnly(j *journal.Journal) bool {
 	}
 	return missed > 0
 }
+
+// consoleJourneys is the load's live journey table for the console.
+func consoleJourneys(st load.Stats) []console.Journey {
+	names := make([]string, 0, len(st.Journeys))
+	for name := range st.Journeys {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	out := make([]console.Journey, 0, len(names))
+	for _, name := range names {
+		j := st.Journeys[name]
+		row := console.Journey{
+			Name: name, Dropped: j.Dropped,
+			P50: ms(j.P50), P95: ms(j.P95), P99: ms(j.P99),
+		}
+		if st.Seconds > 0 {
+			row.RPS = float64(j.Iterations) / st.Seconds
+		}
+		if j.Iterations > 0 {
+			row.FailureRate = float64(j.Failures) / float64(j.Iterations)
+		}
+		out = append(out, row)
+	}
+	return out
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -15,6 +15,7 @@ import (
 	"github.com/shoplab/shoplab/envs"
 	"github.com/shoplab/shoplab/services/platform/logx"
 	"github.com/shoplab/shoplab/sim/cloud"
+	"github.com/shoplab/shoplab/sim/console"
 	"github.com/shoplab/shoplab/sim/reconcile"
 	"github.com/shoplab/shoplab/sim/scenario/spec"
 )
@@ -70,8 +71,11 @@ func startLocal(ctx context.Context, s *spec.Scenario, seed uint64, unitLog io.W
 	return t, nil
 }
 
-func (t *localTarget) GatewayURL() string    { return t.c.GatewayURL() }
-func (t *localTarget) Window() time.Duration { return t.window }
+func (t *localTarget) GatewayURL() string { return t.c.GatewayURL() }
+
+// SetJourneys shows the load's journeys on the env's console.
+func (t *localTarget) SetJourneys(f func() []console.Journey) { t.c.SetJourneys(f) }
+func (t *localTarget) Window() time.Duration                  { return t.window }
 func (t *localTarget) Apply(ctx context.Context, f chaos.Fault) (string, error) {
 	return t.engine.Apply(ctx, f)
 }

@@ -101,6 +101,19 @@ function renderEndpoints(eps, win) {
   }
 }
 
+function renderJourneys(js) {
+  if (!js || !js.length) return;
+  $("#journeys tbody").replaceChildren(...js.map((j) =>
+    el("tr", { "data-journey": j.name },
+      el("td", {}, j.name),
+      el("td", { class: "num", "data-field": "rps" }, j.iterations_per_second.toFixed(1)),
+      el("td", { class: j.failure_rate > 0.01 ? "num bad" : "num" }, (100 * j.failure_rate).toFixed(1) + "%"),
+      el("td", { class: j.dropped > 0 ? "num bad" : "num" }, j.dropped),
+      el("td", { class: "num" }, ms(j.p50_ms)),
+      el("td", { class: "num", "data-field": "p95", "data-value": j.p95_ms }, ms(j.p95_ms)),
+      el("td", { class: "num" }, ms(j.p99_ms)))));
+}
+
 const GAUGES = [
   ["outbox_backlog", "outbox backlog", "rows"], ["notification_lag", "notification lag", "records"],
   ["analytics_watermark_lag_seconds", "watermark lag", "s"], ["analytics_open_windows", "open windows", ""],
@@ -116,6 +129,51 @@ function renderGauges(g) {
     const v = g[k];
     const bad = (k === "dlq_records" || k === "kafka_produce_errors") && v > 0;
     box.append(el("div", { class: "gauge", "data-gauge": k }, el("b", { class: bad ? "bad" : "" }, Number.isInteger(v) ? v : v.toFixed(1)), `${label} ${unit}`));
+  }
+}
+
+// ---- HPA twin ------------------------------------------------------------
+
+function renderHPA(h) {
+  const tb = $("#hpa tbody");
+  if (!h || h.unavailable !== undefined) {
+    $("#hpa-form").hidden = true;
+    $("#hpa-about").textContent = "";
+    tb.replaceChildren(el("tr", {}, el("td", { colspan: 8, class: "muted" }, `no suggestion on this env: ${h?.unavailable || "no twin"}`)));
+    return;
+  }
+  $("#hpa-about").textContent = `(overlay ${h.overlay}, ${h.profile_source} costs, ${h.seconds} s of traffic replayed)`;
+  if (document.activeElement !== $("#hpa-scale")) $("#hpa-scale").value = h.traffic_scale;
+  const calls = Object.entries(h.calls || {}).filter(([, r]) => r > 0).map(([u, r]) => `${u} ${r.toFixed(1)}`);
+  $("#hpa-mix").textContent = calls.length ? `calls/s the cluster would serve: ${calls.join(", ")}` : "no calls yet";
+  if (h.error) {
+    tb.replaceChildren(el("tr", {}, el("td", { colspan: 8, class: "bad" }, h.error)));
+    return;
+  }
+  tb.replaceChildren(...h.units.map((u) => {
+    const hpa = u.targets?.length ? `${u.targets.join(", ")} · ${u.min_replicas}–${u.max_replicas}` : `fixed ${u.min_replicas}`;
+    const cls = u.replicas > u.min_replicas ? "num warn" : "num";
+    return el("tr", { "data-deployment": u.name },
+      el("td", {}, u.name), el("td", { class: "muted" }, hpa),
+      el("td", { class: cls, "data-field": "replicas", "data-value": u.replicas }, u.replicas),
+      el("td", { class: "num muted" }, u.desired ?? ""),
+      el("td", { class: "num" }, `${u.cpu_utilization.toFixed(0)}%`),
+      el("td", { class: "num" }, u.rps.toFixed(1)),
+      el("td", { class: "num", "data-field": "settles", "data-value": u.settles_to }, u.peak > u.settles_to ? `${u.settles_to} (peak ${u.peak})` : u.settles_to),
+      el("td", { class: u.saturated ? "bad" : "muted" }, u.saturated ? "saturated" : (u.reason || "")));
+  }));
+}
+
+async function setScale(ev) {
+  ev.preventDefault();
+  const f = Number($("#hpa-scale").value);
+  try {
+    await api("PUT", "/ops/v1/console/hpa/traffic-scale", { traffic_scale: f });
+    $("#hpa-msg").textContent = `×${f}`;
+    $("#hpa-msg").className = "ok";
+  } catch (e) {
+    $("#hpa-msg").textContent = e.message;
+    $("#hpa-msg").className = "bad";
   }
 }
 
@@ -232,9 +290,11 @@ function render(s) {
   $("#clock").textContent = new Date(s.at).toLocaleTimeString();
   renderUnits(s.units);
   renderEndpoints(s.endpoints, s.window_seconds);
+  renderJourneys(s.journeys);
   renderGauges(s.gauges);
   renderFaults(s.faults);
   renderLists(s.emails, s.windows);
+  renderHPA(s.hpa);
   $("#errors").textContent = (s.errors || []).join("; ");
 }
 
@@ -247,6 +307,7 @@ function connect() {
 
 $("#f-type").addEventListener("change", fillForm);
 $("#fault-form").addEventListener("submit", addFault);
+$("#hpa-form").addEventListener("submit", setScale);
 $("#f-reset").addEventListener("click", async () => {
   try {
     const r = await api("POST", `${CHAOS}/reset`);

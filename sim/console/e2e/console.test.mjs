@@ -1,7 +1,8 @@
 // The console as a person uses it, in a real Chromium: every unit ready, a
 // latency fault on order->payment added by clicking, the checkout p95 rising
 // on the page, the fault removed, product killed and started again from the
-// page. Started by sim/console's Go test, which runs the env, drives orders
+// page, restarted, and the HPA twin's suggestion rising when the page scales
+// the traffic to a cluster's. Started by sim/console's Go test, which runs the env, drives orders
 // and passes OPS_URL, CHROMIUM and SCREENSHOT_DIR.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -58,6 +59,23 @@ test("the console shows the env, injects a fault and kills a unit", { timeout: 1
     const before = await waitFor("a checkout p95", async () => ({ ok: (await p95(page)) > 0, p95: await p95(page) }), 20_000);
     await page.screenshot({ path: join(shots, "01-ready.png"), fullPage: true });
 
+    // The HPA twin: at this env's own traffic order sits at its
+    // minReplicas; scaled to a cluster's traffic from the page, the twin
+    // says it would not stay there.
+    const order = page.locator('#hpa tr[data-deployment="order"]');
+    await order.waitFor({ timeout: 15_000 });
+    const settles = async () => Number(await order.locator('td[data-field="settles"]').getAttribute("data-value"));
+    const atOwn = await settles();
+    await page.fill("#hpa-scale", "2000");
+    await page.click("#hpa-set");
+    await page.locator("#hpa-msg", { hasText: "×2000" }).waitFor({ timeout: 10_000 });
+    await waitFor(`order settling above ${atOwn} replicas at 2000x the traffic`, async () => {
+      const v = await settles();
+      return { ok: v > atOwn, settles: v };
+    }, 15_000);
+    await page.locator("#hpa-mix", { hasText: "order" }).waitFor({ timeout: 5_000 });
+    await page.screenshot({ path: join(shots, "05-hpa-scaled.png"), fullPage: true });
+
     // Slow every payment by 400 ms, by clicking.
     await page.selectOption("#f-type", "latency");
     await page.selectOption("#f-target", "order->payment");
@@ -90,6 +108,11 @@ test("the console shows the env, injects a fault and kills a unit", { timeout: 1
     await product.locator('button[data-action="start"]').click();
     await page.locator('#units tr[data-unit="product"][data-ready="true"]').waitFor({ timeout: 30_000 });
     await page.screenshot({ path: join(shots, "04-product-back.png"), fullPage: true });
+
+    // Restart: down and back up again on its own.
+    await product.locator('button[data-action="restart"]').click();
+    await page.locator("#f-msg", { hasText: "restart product: done" }).waitFor({ timeout: 10_000 });
+    await page.locator('#units tr[data-unit="product"][data-ready="true"]').waitFor({ timeout: 30_000 });
     assert.deepEqual(problems, []);
   } catch (e) {
     await page.screenshot({ path: join(shots, "failure.png"), fullPage: true }).catch(() => {});
