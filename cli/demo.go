@@ -16,7 +16,8 @@ import (
 	"github.com/shoplab/shoplab/sim/scenario/spec"
 )
 
-// runDemo is the one-command demo: the local env plus the demo scenario
+// runDemo is the one-command demo: an env (local by default; --env host
+// runs it on the parts of `shoplab deps up`) plus the demo scenario
 // (scenarios/demo.yaml, embedded so it runs from any directory: slow
 // payments, then a product crash) plus its summary in plain words. It
 // exits 0 only when every probe and invariant holds.
@@ -25,8 +26,18 @@ func runDemo(ctx context.Context, e env, args []string) error {
 	fs.SetOutput(e.stderr)
 	out := fs.String("out", "", "directory for journal.json, report.html and junit.xml (default shoplab-runs/demo-<timestamp>)")
 	open := fs.Bool("open", false, "open the report in the default browser when the run ends (prints its file:// URL when none is configured)")
+	envName := fs.String("env", "local", "where the parts run: local (embedded), host (`shoplab deps up`), or an env file's path")
+	analyticsEngine := fs.String("analytics", "", analyticsFlagUsage)
 	if err := config.Parse(fs, args, e.lookup); err != nil {
 		return usageError("%v", err)
+	}
+	// The same env as `up` and `run` would get, refused before anything starts.
+	env, err := loadEnv(*envName)
+	if err != nil {
+		return err
+	}
+	if env, err = withAnalyticsEngine(env, *analyticsEngine); err != nil {
+		return err
 	}
 	data, err := scenarios.Files.ReadFile("demo.yaml")
 	if err != nil {
@@ -36,6 +47,11 @@ func runDemo(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := scenario.CheckEnv(s, "scenarios/demo.yaml", env, ""); err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	pgPassword, _ := e.lookup("PGPASSWORD")
+	dockerHost, _ := e.lookup("DOCKER_HOST") // the compose env's process faults
 	if *out == "" {
 		*out = filepath.Join("shoplab-runs", "demo-"+time.Now().Format("20060102-150405"))
 	}
@@ -48,7 +64,11 @@ func runDemo(ctx context.Context, e env, args []string) error {
 	}
 	defer logFile.Close()
 	fmt.Fprintf(e.stdout, "shoplab demo: %s\n", s.Description)
-	j, err := scenario.Run(ctx, s, scenario.Options{File: "scenarios/demo.yaml", OutDir: *out, Progress: e.stdout, TTY: isTerminal(e.stdout), UnitLog: logFile})
+	if env != nil {
+		fmt.Fprintf(e.stdout, "  on the %s env (%s): its parts must be running (`shoplab deps up --env %s`)\n", env.Name, *envName, *envName)
+	}
+	j, err := scenario.Run(ctx, s, scenario.Options{File: "scenarios/demo.yaml", OutDir: *out, Progress: e.stdout, TTY: isTerminal(e.stdout), UnitLog: logFile,
+		Env: env, PGPassword: pgPassword, DockerHost: dockerHost})
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}

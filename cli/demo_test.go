@@ -75,3 +75,33 @@ func TestOpenReportUsesBrowserOrPrintsURL(t *testing.T) {
 		t.Errorf("without a browser: %q", out.String())
 	}
 }
+
+// demo takes --env and --analytics as up and run do, and refuses a bad
+// one before it starts anything or makes its run dir.
+func TestDemoRefusesABadEnvBeforeStarting(t *testing.T) {
+	stdout, stderr, code := runCLI(t, nil, "demo", "--help")
+	if help := stdout + stderr; code != 0 || !strings.Contains(help, "--env") || !strings.Contains(help, "--analytics") {
+		t.Fatalf("demo --help: exit %d, no --env or --analytics:\n%s", code, help)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no such env", []string{"--env", "no-such-env"}, "no-such-env"},
+		{"unknown engine", []string{"--env", "host", "--analytics", "spark"}, `want go or flink, got "spark"`},
+		{"flink without a broker", []string{"--analytics", "flink"}, "needs a real Kafka broker"},
+		{"an argument", []string{"--env", "host", "scenarios/baseline.yaml"}, "unknown command"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "run")
+			stdout, stderr, code := runCLI(t, nil, append([]string{"demo", "--out", out}, tc.args...)...)
+			if code != 2 || !strings.Contains(stderr, tc.want) {
+				t.Errorf("exit %d, want 2 with %q\nstdout:\n%s\nstderr:\n%s", code, tc.want, stdout, stderr)
+			}
+			if _, err := os.Stat(out); !os.IsNotExist(err) {
+				t.Errorf("the run dir was made for a refused demo: %v", err)
+			}
+		})
+	}
+}

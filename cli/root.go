@@ -64,7 +64,8 @@ passes, 1 when one fails, 2 for an invalid file or a bad command line. With
 runs the library).
 
 ` + envNote},
-	"demo": {args: cobra.NoArgs, long: `Starts the local env, drives the demo scenario (slow payments, then a product
+	"demo": {args: cobra.NoArgs, long: `Starts the local env (or, with --env host, the units on the parts of
+shoplab deps up), drives the demo scenario (slow payments, then a product
 crash), reconciles and prints a verdict in plain words. Exit 0 only when
 every probe and invariant holds.`},
 	"serve": {long: `Runs one unit as its own process, as the containers and the Kubernetes

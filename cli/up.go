@@ -13,7 +13,8 @@ import (
 	"github.com/shoplab/shoplab/sim/cloud"
 )
 
-// upFlags are the flags `up` and `demo` share.
+// upFlags are the flags of `up`; `demo` and `run` take its --env and
+// --analytics and read them with the same loadEnv and withAnalyticsEngine.
 type upFlags struct {
 	gatewayAddr string
 	opsAddr     string

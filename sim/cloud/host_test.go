@@ -24,9 +24,7 @@ import (
 
 // hostTestEnv is envs/host.yaml pointed at the parts partstest hands this
 // test: its brokers, fresh databases, its emulator, and names of its own.
-// Topic names are the units' own and stay. In a build without the
-// PostgreSQL and DynamoDB adapters (cloud.RealStores false) the stores
-// fall back to SQLite and the mailbox, and Kafka and S3 stay real.
+// Topic names are the units' own and stay.
 func hostTestEnv(t *testing.T) *envs.Env {
 	t.Helper()
 	brokers := partstest.KafkaBrokers(t)
@@ -41,10 +39,6 @@ func hostTestEnv(t *testing.T) *envs.Env {
 	e.AWS.S3.AnalyticsBucket = partstest.UniqueName("shoplab-t-")
 	e.AWS.DynamoDB.ProductsTable = partstest.UniqueName("products-")
 	e.AWS.DynamoDB.DedupTable = partstest.UniqueName("dedup-")
-	if !cloud.RealStores {
-		e.Stores = envs.Stores{Relational: envs.StoreSQLite, Catalog: envs.StoreSQLite, Dedup: envs.StoreSQLite, Objects: envs.StoreS3, Email: envs.StoreMailbox}
-		return e
-	}
 	var dbs []string
 	for range 3 {
 		u, err := url.Parse(partstest.Postgres(t))
@@ -99,11 +93,9 @@ func TestHostEndToEnd(t *testing.T) {
 	if edges["order->kafka"] != env.Kafka.Brokers[0] {
 		t.Errorf("order->kafka goes to %s, want the advertised broker %s", edges["order->kafka"], env.Kafka.Brokers[0])
 	}
-	if cloud.RealStores {
-		for _, want := range []string{"order->postgres", "user->postgres", "payment->postgres", "product->aws", "notification->aws"} {
-			if edges[want] == "" {
-				t.Errorf("no edge %s", want)
-			}
+	for _, want := range []string{"order->postgres", "user->postgres", "payment->postgres", "product->aws", "notification->aws"} {
+		if edges[want] == "" {
+			t.Errorf("no edge %s", want)
 		}
 	}
 

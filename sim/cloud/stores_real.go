@@ -3,8 +3,8 @@ package cloud
 // The env's stores mapped onto the units' Config and Deps: PostgreSQL for
 // user, order and payment (each through "<unit>->postgres"), DynamoDB for
 // the catalog and notification's dedup, SES for email (through
-// "<unit>->aws"). Built with the tag shoplab_realstores until the pg and
-// dynamo branches are merged.
+// "<unit>->aws"). Every build has them (no build tag); an env that names
+// other stores leaves the units on their defaults (SQLite, the mailbox).
 
 import (
 	"github.com/shoplab/shoplab/envs"
@@ -93,6 +93,7 @@ func (c *Cloud) notificationStores(cfg *notificationunit.Config, deps *notificat
 	return nil
 }
 
-// RealStores reports whether this build maps an env's PostgreSQL, DynamoDB
-// and SES stores onto the units (false: such an env is refused at start).
+// RealStores reports that this build maps an env's PostgreSQL, DynamoDB
+// and SES stores onto the units: true in every build, no build tag
+// selects the adapters.
 const RealStores = true

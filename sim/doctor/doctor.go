@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -54,6 +55,8 @@ type Probe struct {
 	FreeBytes func(dir string) (uint64, error)
 	// Glob finds files (PostgreSQL's versioned bin dirs).
 	Glob func(pattern string) ([]string, error)
+	// Stat looks at one file (the console test's node_modules).
+	Stat func(name string) (fs.FileInfo, error)
 }
 
 // System probes this machine.
@@ -86,6 +89,7 @@ func System() Probe {
 			}
 		},
 		Glob: filepath.Glob,
+		Stat: os.Stat,
 	}
 }
 
@@ -97,17 +101,25 @@ type Options struct {
 	MinDisk  uint64   // bytes the data dir needs free
 	MinGo    [2]int   // the go toolchain `go run` needs, e.g. {1, 26}
 	HostPort []string // the addresses the host parts listen on
+	// MinNode is the Node.js major the console browser test needs:
+	// playwright-core's engines field in sim/console/e2e/package-lock.json.
+	MinNode int
+	// ConsoleE2E is the console browser test's npm project, relative to
+	// the working directory: the doctor finds it when run from the repo root.
+	ConsoleE2E string
 }
 
 // DefaultOptions are shoplab's defaults for env.
 func DefaultOptions(env string) Options {
 	return Options{
-		Env:      env,
-		DataDir:  os.TempDir(),
-		Ports:    []string{"127.0.0.1:8080", "127.0.0.1:8090", "127.0.0.1:8474"},
-		MinDisk:  512 << 20,
-		MinGo:    [2]int{1, 26},
-		HostPort: []string{"127.0.0.1:15432", "127.0.0.1:19092", "127.0.0.1:15000"},
+		Env:        env,
+		DataDir:    os.TempDir(),
+		Ports:      []string{"127.0.0.1:8080", "127.0.0.1:8090", "127.0.0.1:8474"},
+		MinDisk:    512 << 20,
+		MinGo:      [2]int{1, 26},
+		HostPort:   []string{"127.0.0.1:15432", "127.0.0.1:19092", "127.0.0.1:15000"},
+		MinNode:    20,
+		ConsoleE2E: filepath.Join("sim", "console", "e2e"),
 	}
 }
 
@@ -161,6 +173,9 @@ func Run(ctx context.Context, p Probe, o Options) []Result {
 	add(tool(p, "prometheus", "dashboards test", "prometheus", "apt-get install -y prometheus"))
 	add(tool(p, "promtool", "dashboards test", "promtool", "apt-get install -y prometheus"))
 	add(anyTool(p, "chromium", "console test", []string{"chromium", "chromium-browser"}, "apt-get install -y chromium"))
+	add(checkNode(ctx, p, o.MinNode))
+	add(tool(p, "npm", "console test", "npm", "apt-get install -y npm (or Node.js's own packages, which bring it)"))
+	add(checkPlaywright(p, o.ConsoleE2E))
 	add(tool(p, "grpcurl", "gRPC edge test", "grpcurl", "go install github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.3"))
 	add(anyTool(p, "grpc_health_probe", "gRPC edge test", []string{"grpc_health_probe", "grpc-health-probe"}, "go install github.com/grpc-ecosystem/grpc-health-probe@v0.4.63"))
 	add(tool(p, "terraform", "terraform checks", "terraform", "install terraform >= 1.11"))
@@ -299,6 +314,47 @@ func checkMoto(ctx context.Context, p Probe) Result {
 		return r
 	}
 	r.Status, r.Detail, r.Fix = OK, "moto "+strings.TrimSpace(out), ""
+	return r
+}
+
+var nodeVersion = regexp.MustCompile(`^v(\d+)\.`)
+
+func checkNode(ctx context.Context, p Probe, min int) Result {
+	r := Result{Name: "node", For: "console test", Fix: fmt.Sprintf("install Node.js %d or newer (https://nodejs.org; Debian 12's nodejs is 18)", min)}
+	if _, err := p.LookPath("node"); err != nil {
+		r.Status, r.Detail = Missing, "not on PATH (the browser test runs playwright-core on it)"
+		return r
+	}
+	out, err := runShort(ctx, p, "node", "--version")
+	m := nodeVersion.FindStringSubmatch(strings.TrimSpace(out))
+	if err != nil || m == nil {
+		r.Status, r.Detail = Missing, "`node --version` failed: "+firstLine(out, err)
+		return r
+	}
+	if v, _ := strconv.Atoi(m[1]); v < min {
+		r.Status, r.Detail = Missing, fmt.Sprintf("Node %d is older than %d (playwright-core's engines)", v, min)
+		return r
+	}
+	r.Status, r.Detail, r.Fix = OK, "node "+strings.TrimSpace(out), ""
+	return r
+}
+
+// checkPlaywright looks for playwright-core where the browser test loads
+// it from; outside the repo there is nothing to look at, which it says.
+func checkPlaywright(p Probe, dir string) Result {
+	r := Result{Name: "playwright-core", For: "console test"}
+	if _, err := p.Stat(filepath.Join(dir, "package.json")); err != nil {
+		r.Status, r.Detail = Missing, fmt.Sprintf("no %s here: not run from the repo root", filepath.Join(dir, "package.json"))
+		r.Fix = "run the doctor from the shoplab repo root to check it"
+		return r
+	}
+	mod := filepath.Join(dir, "node_modules", "playwright-core")
+	if _, err := p.Stat(filepath.Join(mod, "package.json")); err != nil {
+		r.Status, r.Detail = Missing, "not installed in "+filepath.Join(dir, "node_modules")
+		r.Fix = "cd " + dir + " && npm ci"
+		return r
+	}
+	r.Status, r.Detail = OK, mod
 	return r
 }
 

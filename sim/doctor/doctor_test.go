@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io/fs"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -18,6 +20,7 @@ type machine struct {
 	busy  map[string]bool
 	free  uint64
 	globs map[string][]string
+	files map[string]bool // paths Stat finds
 }
 
 func (m machine) probe() doctor.Probe {
@@ -40,20 +43,31 @@ func (m machine) probe() doctor.Probe {
 		PortFree:  func(a string) bool { return !m.busy[a] },
 		FreeBytes: func(string) (uint64, error) { return m.free, nil },
 		Glob:      func(p string) ([]string, error) { return m.globs[p], nil },
+		Stat: func(name string) (fs.FileInfo, error) {
+			if m.files[filepath.ToSlash(name)] {
+				return nil, nil
+			}
+			return nil, fs.ErrNotExist
+		},
 	}
 }
 
 func goodLocal() machine {
 	return machine{
-		path: map[string]bool{"go": true, "java": true, "mvn": true, "python3": true, "docker": true},
+		path: map[string]bool{"go": true, "java": true, "mvn": true, "python3": true, "docker": true, "node": true, "npm": true},
 		out: map[string]string{
 			"go version":        "go version go1.26.8 linux/amd64",
 			"java -version":     `openjdk version "17.0.15" 2025-04-15`,
 			"python3 -c import": "5.1.4",
+			"node --version":    "v20.20.2\n",
 		},
 		busy:  map[string]bool{},
 		free:  10 << 30,
 		globs: map[string][]string{"/usr/lib/postgresql/*/bin/pg_ctl": {"/usr/lib/postgresql/15/bin/pg_ctl"}},
+		files: map[string]bool{
+			"sim/console/e2e/package.json":                              true,
+			"sim/console/e2e/node_modules/playwright-core/package.json": true,
+		},
 	}
 }
 
@@ -129,6 +143,47 @@ func TestDoctorFindsWhatIsWrong(t *testing.T) {
 	delete(m.path, "java")
 	if !doctor.Fit(doctor.Run(ctx, m.probe(), doctor.DefaultOptions("local"))) {
 		t.Error("local is unfit because java is missing")
+	}
+}
+
+// The console browser test's tools are reported with their fix and never
+// make an env unfit.
+func TestDoctorChecksTheConsoleTest(t *testing.T) {
+	ctx := context.Background()
+	m := goodLocal()
+	rs := doctor.Run(ctx, m.probe(), doctor.DefaultOptions("local"))
+	for _, name := range []string{"node", "npm", "playwright-core"} {
+		if r := find(t, rs, name); r.Status != doctor.OK || r.Required {
+			t.Errorf("%s on a good machine: %+v", name, r)
+		}
+	}
+	for _, tc := range []struct {
+		name, check, detail, fix string
+		mutate                   func(*machine)
+	}{
+		{"no node", "node", "not on PATH", "Node.js 20 or newer", func(m *machine) { delete(m.path, "node") }},
+		{"old node", "node", "Node 18 is older than 20", "Node.js 20 or newer", func(m *machine) { m.out["node --version"] = "v18.19.0" }},
+		{"node fails", "node", "`node --version` failed", "Node.js 20", func(m *machine) { delete(m.out, "node --version") }},
+		{"no npm", "npm", "not on PATH", "apt-get install -y npm", func(m *machine) { delete(m.path, "npm") }},
+		{"no npm ci", "playwright-core", "not installed in sim/console/e2e/node_modules", "cd sim/console/e2e && npm ci", func(m *machine) {
+			delete(m.files, "sim/console/e2e/node_modules/playwright-core/package.json")
+		}},
+		{"not the repo", "playwright-core", "not run from the repo root", "repo root", func(m *machine) { m.files = nil }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := goodLocal()
+			tc.mutate(&m)
+			for _, env := range doctor.Envs[:2] {
+				rs := doctor.Run(ctx, m.probe(), doctor.DefaultOptions(env))
+				r := find(t, rs, tc.check)
+				if r.Status != doctor.Missing || r.Required || !strings.Contains(r.Detail, tc.detail) || !strings.Contains(r.Fix, tc.fix) {
+					t.Errorf("%s: %+v", tc.check, r)
+				}
+				if !doctor.Fit(rs) {
+					t.Errorf("the %s env is unfit because %s is missing", env, tc.check)
+				}
+			}
+		})
 	}
 }
 

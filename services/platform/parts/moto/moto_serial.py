@@ -9,7 +9,9 @@ One thread makes moto as atomic as the service it stands in for.
 
 On one thread, moto's own costs set the platform's throughput, so two of
 them are patched here (measured with cProfile under a scenario's load,
-moto 5.2; see docs/real-parts.md):
+moto 5.2). What the one thread still costs a scenario (envs/host.yaml's
+scenario_max_rate and scenario_latency_factor) is in README.md, "Real
+parts: `shoplab deps` and `--env host`":
 
 * TransactWriteItems deep-copies the whole table once per action, to roll
   back on a failed condition: ~100-200 ms a reservation on a 300-product

@@ -1,7 +1,7 @@
 # RDS PostgreSQL for the units that own relational data (user, order,
-# payment), one database each. RDS creates only the first database (db_name);
-# the others are created once from the databases output (terraform/README.md,
-# step 4), because a postgresql provider here would need a network path into
+# payment), one database each. RDS creates only the first database (db_name:
+# values() orders by key, so the order unit's); the others are created once
+# from the databases output (terraform/README.md, step 3), because a postgresql provider here would need a network path into
 # the private subnets from wherever terraform runs.
 module "db" {
   source  = "terraform-aws-modules/rds/aws"
