@@ -20,15 +20,23 @@ type ReplayConfig struct {
 	Prefix string
 	// Keep leaves the topics in place (for inspection).
 	Keep bool
+	// Partitions is the input topic's partition count (default 1).
+	Partitions int32
+	// PartitionOf[i] is the partition values[i] is produced to; required
+	// with Partitions > 1 (nil: every record to partition 0).
+	PartitionOf []int32
 }
 
 // Replay produces values (OrderPlaced JSON, in order, keyed by keys) to a
-// fresh one-partition topic, runs the job over it as a bounded read with
-// idleness off (the end of input closes every open window, as the Go
-// engine's Flush), and returns the windows in close order with late_events
-// attached, plus the late events no window reported. Only one partition
-// keeps the order the records were given in: Flink reads several
-// partitions in an order of its own.
+// fresh topic of rc.Partitions partitions, values[i] to rc.PartitionOf[i],
+// runs the job over it as a bounded read with idleness off (the end of
+// input closes every open window, as the Go engine's Flush), and returns
+// the windows in close order with late_events attached, plus the late
+// events no window reported. One partition keeps the order the records
+// were given in. With several, each partition keeps its own order but
+// Flink interleaves them as its fetches return (README "Several
+// partitions"): per split, a split assigned but not yet read holds the
+// watermark at its minimum, a finished one stops holding it.
 func (s *Server) Replay(ctx context.Context, rc ReplayConfig, keys []string, values [][]byte) ([]events.WindowResult, []LateEvent, error) {
 	prefix := rc.Prefix
 	if prefix == "" {
@@ -43,13 +51,28 @@ func (s *Server) Replay(ctx context.Context, rc ReplayConfig, keys []string, val
 		// Dedup must not forget within a replay, however long it runs.
 		StateTTL: 24 * time.Hour,
 	}
-	if err := CreateTopics(ctx, rc.Brokers, 1, c.InputTopic, c.OutputTopic, c.LateTopic); err != nil {
+	parts := rc.Partitions
+	if parts == 0 {
+		parts = 1
+	}
+	if parts > 1 && len(rc.PartitionOf) != len(values) {
+		return nil, nil, fmt.Errorf("flink replay: %d partitions need a partition for each of the %d records, got %d", parts, len(values), len(rc.PartitionOf))
+	}
+	for i, p := range rc.PartitionOf {
+		if p < 0 || p >= parts {
+			return nil, nil, fmt.Errorf("flink replay: record %d to partition %d of %d", i, p, parts)
+		}
+	}
+	if err := CreateTopics(ctx, rc.Brokers, parts, c.InputTopic); err != nil {
 		return nil, nil, err
 	}
 	if !rc.Keep {
 		defer DeleteTopics(rc.Brokers, c.InputTopic, c.OutputTopic, c.LateTopic)
 	}
-	if err := Produce(ctx, rc.Brokers, c.InputTopic, keys, values); err != nil {
+	if err := CreateTopics(ctx, rc.Brokers, 1, c.OutputTopic, c.LateTopic); err != nil {
+		return nil, nil, err
+	}
+	if err := ProduceTo(ctx, rc.Brokers, c.InputTopic, keys, values, rc.PartitionOf); err != nil {
 		return nil, nil, err
 	}
 	if err := s.Run(ctx, c); err != nil {

@@ -101,9 +101,19 @@ func DeleteTopics(brokers []string, names ...string) error {
 
 // Produce writes values to topic in order, keyed by keys[i] (the order id,
 // as the order unit keys OrderPlaced), to partition 0 unless the topic's
-// partitioner spreads them: a replay topic has one partition, which is what
-// keeps the record order the order given.
+// partitioner spreads them: a one-partition replay topic keeps the record
+// order the order given.
 func Produce(ctx context.Context, brokers []string, topic string, keys []string, values [][]byte) error {
+	return ProduceTo(ctx, brokers, topic, keys, values, nil)
+}
+
+// ProduceTo is Produce with values[i] written to partition parts[i] (nil:
+// the key's hash partitioner). Each partition keeps the order given for
+// its records.
+func ProduceTo(ctx context.Context, brokers []string, topic string, keys []string, values [][]byte, parts []int32) error {
+	if parts != nil && len(parts) != len(values) {
+		return fmt.Errorf("produce to %s: %d partitions for %d records", topic, len(parts), len(values))
+	}
 	cfg := sarama.NewConfig()
 	cfg.Producer.RequiredAcks = sarama.WaitForAll
 	cfg.Producer.Idempotent = true
@@ -113,6 +123,9 @@ func Produce(ctx context.Context, brokers []string, topic string, keys []string,
 	cfg.Producer.Flush.Messages = 500
 	cfg.Producer.Flush.Frequency = 5 * time.Millisecond
 	cfg.Producer.Timeout = 10 * time.Second
+	if parts != nil {
+		cfg.Producer.Partitioner = sarama.NewManualPartitioner
+	}
 	p, err := sarama.NewAsyncProducer(brokers, cfg)
 	if err != nil {
 		return fmt.Errorf("connect to Kafka %v: %w", brokers, err)
@@ -142,6 +155,9 @@ func Produce(ctx context.Context, brokers []string, topic string, keys []string,
 		m := &sarama.ProducerMessage{Topic: topic, Value: sarama.ByteEncoder(v)}
 		if keys != nil && keys[i] != "" {
 			m.Key = sarama.StringEncoder(keys[i])
+		}
+		if parts != nil {
+			m.Partition = parts[i]
 		}
 		select {
 		case p.Input() <- m:
