@@ -1,7 +1,7 @@
 # shoplab: the two commands are `go run . demo` and `make test`.
 GO ?= go
 
-.PHONY: test test-short vet fmt-check generate check-generate demo build bench bench-go
+.PHONY: test test-short vet fmt-check generate check-generate demo ci-baseline build bench bench-go
 
 ## test: vet, then every test with the race detector (heavy suites included)
 test: vet
@@ -25,6 +25,12 @@ build:
 
 demo:
 	$(GO) run . demo
+
+## ci-baseline: record the demo baseline .ci/run diffs against (only its journal.json is kept)
+ci-baseline:
+	@d=$$(mktemp -d) && $(GO) run . demo --out $$d/demo && mkdir -p ci/baselines/demo && \
+	  cp $$d/demo/journal.json ci/baselines/demo/journal.json && rm -rf $$d && \
+	  echo "ci/baselines/demo/journal.json recorded: commit it"
 
 ## bench: the performance table against same-run baselines (docs/performance.md)
 bench:

@@ -12,9 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shoplab/shoplab/scenarios"
 	"github.com/shoplab/shoplab/sim/load"
 	"github.com/shoplab/shoplab/sim/scenario/diff"
 	"github.com/shoplab/shoplab/sim/scenario/journal"
+	"github.com/shoplab/shoplab/sim/scenario/spec"
 )
 
 func writeRun(t *testing.T, dir string, p95 time.Duration) string {
@@ -149,5 +151,133 @@ func TestDiffHTML(t *testing.T) {
 		if _, err := os.Stat(tc.out); !os.IsNotExist(err) {
 			t.Errorf("%s: %s was written (%v)", tc.name, tc.out, err)
 		}
+	}
+}
+
+// ciDemoDiffFlags are the tolerances .ci/run passes when it diffs its demo
+// run against ci/baselines/demo, read from its DEMO_DIFF_FLAGS line so this
+// test and CI cannot drift apart.
+func ciDemoDiffFlags(t *testing.T) []string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", ".ci", "run"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^DEMO_DIFF_FLAGS="([^"]*)"$`).FindSubmatch(b)
+	if m == nil {
+		t.Fatal(`.ci/run has no DEMO_DIFF_FLAGS="..." line`)
+	}
+	return strings.Fields(string(m[1]))
+}
+
+// TestCIDemoBaseline: the committed baseline loads, is a passing full-length
+// run of the demo `shoplab demo` embeds (so CI's diff is not exit 2), and,
+// with CI's tolerances, diffs cleanly against itself and against a copy
+// moved by the worst noise measured between runs of one build on the
+// 2-core CI machine, yet fails on copies with a real regression: checkout
+// twice as slow under slow payments, more errors while the product is
+// down, a fault-free phase 120 ms slower, an invariant broken.
+func TestCIDemoBaseline(t *testing.T) {
+	flags := ciDemoDiffFlags(t)
+	base := filepath.Join("..", "ci", "baselines", "demo")
+	j, err := journal.ReadFile(filepath.Join(base, "journal.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := scenarios.Files.ReadFile("demo.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := spec.Parse("scenarios/demo.yaml", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.Scenario != s.Name || j.Verdict != journal.Pass || j.Short {
+		t.Fatalf("baseline: scenario %q verdict %q short %v; want a full-length passing run of %q (re-record: make ci-baseline)", j.Scenario, j.Verdict, j.Short, s.Name)
+	}
+	for _, phase := range []string{"before", "during", "recovering", "after", "total"} {
+		if st, ok := j.PhaseStat[phase]; !ok || st.Requests == 0 {
+			t.Fatalf("baseline has no requests in phase %q: diff would compare nothing there", phase)
+		}
+	}
+
+	dir := t.TempDir()
+	doctored := func(name string, edit func(j *journal.Journal)) string {
+		c, err := journal.ReadFile(filepath.Join(base, "journal.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		edit(c)
+		out := filepath.Join(dir, name)
+		if err := os.MkdirAll(out, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.WriteFile(filepath.Join(out, "journal.json")); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	phase := func(j *journal.Journal, name string, edit func(st *load.Stats)) {
+		st := j.PhaseStat[name]
+		edit(&st)
+		j.PhaseStat[name] = st
+	}
+	// The worst rises seen between demo runs of one build on the CI machine
+	// kind, quiet or loaded (the figures in .ci/run's comment), all at once.
+	noisy := doctored("noisy", func(j *journal.Journal) {
+		for name, st := range j.PhaseStat {
+			for _, p := range []*time.Duration{&st.P50, &st.P95, &st.P99} {
+				if *p < 100*time.Millisecond {
+					*p += 55 * time.Millisecond
+				} else {
+					*p = *p * 102 / 100
+				}
+			}
+			st.ErrorRate += 0.0064
+			st.Throughput *= 0.99
+			j.PhaseStat[name] = st
+		}
+	})
+	for _, tc := range []struct {
+		name    string
+		run     string
+		code    int
+		flagged []string
+	}{
+		{"itself", base, 0, nil},
+		{"noise", noisy, 0, nil},
+		{"checkout twice as slow under slow payments", doctored("slow", func(j *journal.Journal) {
+			phase(j, "during", func(st *load.Stats) { st.P95 *= 2; st.P99 *= 2 })
+		}), 1, []string{"during latency p95", "during latency p99"}},
+		{"more errors while the product is down", doctored("errors", func(j *journal.Journal) {
+			phase(j, "during", func(st *load.Stats) { st.ErrorRate += 0.03 })
+		}), 1, []string{"during error rate"}},
+		{"a fault-free phase 120 ms slower", doctored("after", func(j *journal.Journal) {
+			phase(j, "after", func(st *load.Stats) { st.P95 += 120 * time.Millisecond })
+		}), 1, []string{"after latency p95"}},
+		{"an invariant broken", doctored("invariant", func(j *journal.Journal) {
+			j.Invariants[0].OK = false
+		}), 1, []string{"invariant " + j.Invariants[0].Name}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append(append([]string{"diff", "--json"}, flags...), tc.run, base)
+			stdout, stderr, code := runCLI(t, nil, args...)
+			if code != tc.code {
+				t.Fatalf("shoplab %s: exit %d, want %d\n%s%s", strings.Join(args, " "), code, tc.code, stdout, stderr)
+			}
+			var res diff.Result
+			if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, r := range res.Rows {
+				if r.Regression {
+					got = append(got, r.What)
+				}
+			}
+			if !slices.Equal(got, tc.flagged) {
+				t.Errorf("regressions %q, want %q", got, tc.flagged)
+			}
+		})
 	}
 }
