@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/shoplab/shoplab/services/platform/errs"
+	"github.com/shoplab/shoplab/sim/hpa"
 	"github.com/shoplab/shoplab/sim/hpa/model"
 	"github.com/shoplab/shoplab/sim/hpa/platform"
 )
@@ -207,7 +208,7 @@ func (a *Advisor) Advise(at time.Time, calls []Call) Suggestion {
 func (a *Advisor) replay(hist []sample, scale float64) (*platform.Timeline, error) {
 	t0 := hist[0].at
 	elapsed := hist[len(hist)-1].at.Sub(t0)
-	sync := 15 * time.Second // hpa.DefaultConfig's period, the one Simulate uses
+	sync := hpa.DefaultConfig().SyncPeriod // the period Simulate runs the controller at
 	until := elapsed / sync * sync
 	w := platform.Workload{
 		Journeys: a.journeys, End: until, Scale: scale,
