@@ -10,7 +10,8 @@ import (
 	"github.com/shoplab/shoplab/sim/hpa/platform"
 )
 
-func newAdvisor(t *testing.T) (*live.Advisor, model.Profile) {
+// prodDeployments is the prod overlay's Deployments and the local profile.
+func prodDeployments(t *testing.T) ([]platform.Deployment, model.Profile) {
 	t.Helper()
 	rendered, err := platform.RenderOverlay("prod")
 	if err != nil {
@@ -24,6 +25,12 @@ func newAdvisor(t *testing.T) (*live.Advisor, model.Profile) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return deps, prof
+}
+
+func newAdvisor(t *testing.T) (*live.Advisor, model.Profile) {
+	t.Helper()
+	deps, prof := prodDeployments(t)
 	a, err := live.New(deps, prof, live.Options{Overlay: "prod"})
 	if err != nil {
 		t.Fatal(err)
@@ -117,9 +124,7 @@ func TestAdvisorRefusesBadScale(t *testing.T) {
 
 // TestAdvisorForgetsOldTraffic: the live twin replays at most History.
 func TestAdvisorForgetsOldTraffic(t *testing.T) {
-	rendered, _ := platform.RenderOverlay("prod")
-	deps, _ := platform.Deployments(rendered)
-	prof, _ := profiles.Local()
+	deps, prof := prodDeployments(t)
 	a, err := live.New(deps, prof, live.Options{History: time.Minute})
 	if err != nil {
 		t.Fatal(err)
@@ -139,8 +144,7 @@ func TestAdvisorForgetsOldTraffic(t *testing.T) {
 // of `shoplab hpa simulate`'s (journeys priced as journeys), for every
 // Deployment with an HPA.
 func TestPerCallPricingStaysNearTheJourneys(t *testing.T) {
-	rendered, _ := platform.RenderOverlay("prod")
-	deps, _ := platform.Deployments(rendered)
+	deps, _ := prodDeployments(t)
 	for _, mix := range []map[string]float64{
 		{"checkout": 1},
 		{"declined_checkout": 1},
